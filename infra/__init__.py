@@ -1,0 +1,1 @@
+"""The edges: reading raw files, and (later) object stores, integrity and config."""

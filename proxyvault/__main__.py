@@ -1,0 +1,5 @@
+import sys
+
+from proxyvault.cli import main
+
+sys.exit(main())

@@ -1,0 +1,45 @@
+"""The parser table: every supported log format, one row each, no discovery magic.
+
+Adding a format means one module, its golden files under ``tests/golden/<name>/``,
+and one row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from transforms.parsers import squid, squid_logformat
+from transforms.parsers.base import FormatError, LineParser, ParseResult, ParserOptions
+
+
+@dataclass(frozen=True)
+class FormatEntry:
+    name: str
+    summary: str
+    build: Callable[[ParserOptions], LineParser]
+
+
+PARSERS: dict[str, FormatEntry] = {
+    entry.name: entry
+    for entry in (
+        FormatEntry("squid", "Squid native access.log (logformat squid)", squid.build),
+        FormatEntry(
+            "squid-logformat",
+            "Squid access.log written with any logformat spec (--logformat or --squid-conf)",
+            squid_logformat.build,
+        ),
+    )
+}
+
+
+def build_parser(name: str, options: ParserOptions) -> LineParser:
+    """Build the parser registered as ``name``; unknown names raise with the list of choices."""
+    try:
+        entry = PARSERS[name]
+    except KeyError:
+        raise FormatError(f"unknown format '{name}'; choose one of: {', '.join(PARSERS)}") from None
+    return entry.build(options)
+
+
+__all__ = ["PARSERS", "FormatEntry", "FormatError", "LineParser", "ParseResult", "ParserOptions", "build_parser"]
