@@ -73,7 +73,7 @@ def _resolve_logformat(args: argparse.Namespace) -> str | None:
             raise UsageError(f"no built-in logformat '{args.logformat_name}'; use one of {', '.join(PREDEFINED)} or add --squid-conf FILE")
         spec = PREDEFINED[args.logformat_name]
     elif args.logformat:
-        spec = PREDEFINED.get(args.logformat, args.logformat)
+        spec = args.logformat  # a spec, or the name of a built-in format
     else:
         raise UsageError("--format squid-logformat needs --logformat 'SPEC' or --squid-conf FILE --logformat-name NAME")
     return str(spec)

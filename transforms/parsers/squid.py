@@ -17,6 +17,8 @@ through the regex. ``tests/unit/test_squid_native.py`` checks both paths agree.
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 
 from transforms.normalize import TimeSpec, check_zone, decode_rows, normalize_fields
@@ -41,14 +43,10 @@ class SquidNativeParser:
         self._regex = SquidLogformatParser(SPEC, options, format_name=FORMAT_NAME)
         compiled = self._regex.compiled
         trailer_groups = (("referer", 0, "backslash"), ("user_agent", 0, "backslash"), ("_unused_req", 0, ""), ("_unused_resp", 0, ""))
-        pattern = compiled.pattern.removesuffix(" *$") + _TRAILER + " *$"
-        self._regex.compiled = type(compiled)(
-            spec=compiled.spec,
-            items=compiled.items,
-            pattern=pattern,
+        self._regex.compiled = dataclasses.replace(
+            compiled,
+            pattern=compiled.pattern.removesuffix(" *$") + _TRAILER + " *$",
             groups=compiled.groups + trailer_groups,
-            time=compiled.time,
-            carried_columns=compiled.carried_columns,
         )
 
     @property

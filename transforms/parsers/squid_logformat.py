@@ -191,6 +191,7 @@ _HEADER_TARGETS: dict[tuple[str, str], tuple[str, int]] = {
 }
 
 _QUOTED_VALUE = r'(?:[^"\\]|\\.)*'
+_MEDIA_TYPE = r"[^\s;]*(?:;[ \t]*[^\s;]*)*"
 _DEFAULT_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 
 # strftime directive -> regex, for times written by %tl / %tg with a custom format.
@@ -235,6 +236,7 @@ class Field:
     left_aligned: bool = False
     width: int | None = None
     position: int = 0
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,10 @@ class CompiledFormat:
     groups: tuple[tuple[str, int, str], ...]  # (target, priority, decoder) per capture
     time: TimeSpec
     carried_columns: frozenset[str] = field(default_factory=frozenset)
+    #: (regex of the spec up to and including field i, that field's spec text): to say where a line breaks
+    prefixes: tuple[tuple[str, str], ...] = ()
+    #: True when no value can contain a space, so counting tokens is a fair diagnosis
+    token_only: bool = False
 
 
 _FIELD_RE = re.compile(
@@ -311,6 +317,7 @@ def tokenize_spec(spec: str) -> tuple[Literal | Field, ...]:
                 left_aligned=bool(head.group("left")),
                 width=int(width) if width else None,
                 position=i + 1,
+                text=spec[i:j],
             )
         )
         i = j
@@ -351,6 +358,8 @@ def _value_regex(item: Field, before: Literal | Field | None, after: Literal | F
         core = r"[^\]]*"
     elif item.code in _TOKEN_CODES:
         core = r"\S*"
+    elif item.code == "mt":
+        core = _MEDIA_TYPE  # spaces only inside "; param=value" parts
     else:
         core = r".*?"
     pad = " *" if item.width else ""
@@ -379,6 +388,7 @@ def compile_spec(spec: str) -> CompiledFormat:
     items = tokenize_spec(spec)
     regex: list[str] = ["^ *"]
     groups: list[tuple[str, int, str]] = []
+    prefixes: list[tuple[str, str]] = []
     time_fields = [i for i in items if isinstance(i, Field) and i.code in ("ts", "tl", "tg")]
     if not time_fields:
         raise FormatError("logformat spec has no time code; add %ts.%03tu (or %tl / %tg) so events have a time")
@@ -391,6 +401,7 @@ def compile_spec(spec: str) -> CompiledFormat:
         before = items[index - 1] if index else None
         after = items[index + 1] if index + 1 < len(items) else None
         regex.append(_value_regex(item, before, after))
+        prefixes.append(("".join(regex), item.text))
         quoted = isinstance(before, Literal) and before.text.endswith('"')
         target, priority = _target(item) or (f"_unused{index}", 0)
         if (item in time_fields and item is not first) or (item.code == "tu" and first.code != "ts"):
@@ -402,9 +413,43 @@ def compile_spec(spec: str) -> CompiledFormat:
     carried |= {"event_time"}
     if "url" in carried:
         carried |= {"url_scheme", "url_host", "url_path", "url_query", "server_port"}
-    return CompiledFormat(
-        spec=spec, items=items, pattern="".join(regex), groups=tuple(groups), time=time, carried_columns=frozenset(carried)
+    token_only = all(isinstance(i, Literal) or i.code in _TOKEN_CODES or i.code == "mt" for i in items) and not any(
+        isinstance(i, Literal) and '"' in i.text for i in items
     )
+    return CompiledFormat(
+        spec=spec,
+        items=items,
+        pattern="".join(regex),
+        groups=tuple(groups),
+        time=time,
+        carried_columns=frozenset(carried),
+        prefixes=tuple(prefixes),
+        token_only=token_only,
+    )
+
+
+def mismatch_reason(compiled: CompiledFormat, line: str) -> str:
+    """Say where ``line`` stops fitting ``compiled``: the first field that does not match.
+
+    >>> c = compile_spec("%ts %>a %rm")
+    >>> mismatch_reason(c, "1790000000 10.0.0.1")
+    'expected 3 fields, got 2'
+    >>> print(mismatch_reason(compile_spec('%ts "%{User-Agent}>h" %rm'), "1790000000 curl GET"))
+    line does not match the logformat at '%{User-Agent}>h' (field 2 of 3), near 'curl GET'
+    """
+    fields = len(compiled.prefixes)
+    tokens, spec_tokens = len(line.split()), len(compiled.spec.split())
+    if compiled.token_only and tokens != spec_tokens:
+        return f"expected {spec_tokens} fields, got {tokens}"
+    matched_to = 0
+    for number, (prefix, label) in enumerate(compiled.prefixes, start=1):
+        found = re.match(prefix, line)
+        if found is None:
+            start = compiled.prefixes[number - 2][0] if number > 1 else "^ *"
+            matched_to = (re.match(start, line) or re.match("", line)).end()  # type: ignore[union-attr]
+            return f"line does not match the logformat at '{label}' (field {number} of {fields}), near '{line[matched_to:].lstrip()[:40]}'"
+        matched_to = found.end()
+    return f"unexpected text after the last field: '{line[matched_to:][:40].strip()}'"
 
 
 def logformat_from_squid_conf(conf_text: str, name: str) -> str:
@@ -437,7 +482,6 @@ class SquidLogformatParser:
                 f"logformat times ('{self.compiled.time.fmt}') carry no UTC offset; "
                 "give the proxy's zone with --tz ZONE (e.g. --tz Europe/Brussels)"
             )
-        self._spec_tokens = len(self.compiled.spec.split())
 
     @property
     def carried_columns(self) -> frozenset[str]:
@@ -452,14 +496,10 @@ class SquidLogformatParser:
         raw = self._raw_columns(captured)
         raw = self._decode(raw)
         parsed = normalize_fields(raw, self.compiled.time, tz=self.tz, ambiguous=self.ambiguous)
-        if matched is not None:
-            tokens = lines["line"].str.count_matches(r"\S+")
-            mismatch = (
-                pl.when(tokens != self._spec_tokens)
-                .then(pl.format("expected {} fields, got {}", pl.lit(self._spec_tokens), tokens))
-                .otherwise(pl.lit("line does not match the logformat"))
-            )
-            parsed = parsed.with_columns(pl.when(pl.Series(matched)).then(pl.col("_reason")).otherwise(mismatch).alias("_reason"))
+        if matched is not None and not bool(matched.all()):
+            misfits = lines.filter(~matched)
+            reasons = pl.Series([mismatch_reason(self.compiled, line) for line in misfits["line"].to_list()], dtype=pl.String)
+            parsed = parsed.with_columns(parsed["_reason"].scatter((~matched).arg_true(), reasons))
         return split_rejects(parsed, lines)
 
     def _raw_columns(self, captured: pl.DataFrame) -> pl.DataFrame:
@@ -484,7 +524,7 @@ class SquidLogformatParser:
 
 
 def build(options: ParserOptions) -> SquidLogformatParser:
-    """Registry entry point: a parser for ``options.logformat``."""
+    """Registry entry point: a parser for ``options.logformat`` (a spec, or a built-in format's name)."""
     if not options.logformat:
         raise FormatError("format squid-logformat needs a spec: --logformat 'SPEC' or --squid-conf FILE --logformat-name NAME")
-    return SquidLogformatParser(options.logformat, options)
+    return SquidLogformatParser(PREDEFINED.get(options.logformat, options.logformat), options)
