@@ -23,7 +23,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -m unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --output-format concise .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
