@@ -231,19 +231,29 @@ def decode_rows(frame: pl.DataFrame, column: str, needs: str, decoder: str) -> p
 
 
 _BACKSLASH_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def unescape_backslashes(value: str) -> str:
     r"""Undo Squid's quoted-string encoding: ``\"`` ``\\`` ``\n`` ``\r`` ``\t``.
 
+    ``\xNN`` is kept as written: Squid never writes it (it doubles every backslash), so it
+    is the reader's marker for a byte that was not UTF-8 (see ``infra.rawfile``), and the
+    row keeps the same marker whether the field was quoted or not.
+
     >>> unescape_backslashes(r'say \"hi\"\\n')
     'say "hi"\\n'
+    >>> unescape_backslashes(r'caf\xe9 \\xe9')
+    'caf\\xe9 \\xe9'
     """
     out: list[str] = []
     i = 0
     while i < len(value):
         ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
+        if ch == "\\" and value[i + 1 : i + 2] == "x" and len(value) >= i + 4 and value[i + 2] in _HEX and value[i + 3] in _HEX:
+            out.append(value[i : i + 4])
+            i += 4
+        elif ch == "\\" and i + 1 < len(value):
             nxt = value[i + 1]
             out.append(_BACKSLASH_ESCAPES.get(nxt, nxt))
             i += 2

@@ -81,7 +81,10 @@ def test_unknown_zone_is_refused() -> None:
 
 
 # Every code the foundation issue names, each mapped to the canonical column it fills.
-ALL_CODES_SPEC = '%ts.%03tu %tr [%tl] [%tg] %>a %>p %<a %<p %la %lp %un %[un %ul %ue %rm %ru %rv %>Hs %<Hs %<st %>st %Ss %Sh %mt "%{User-Agent}>h" "%{Content-Type}<h"'
+ALL_CODES_SPEC = (
+    "%ts.%03tu %tr [%tl] [%tg] %>a %>p %<a %<p %la %lp %un %[un %ul %ue %rm %ru %rv %>Hs %<Hs %<st %>st %Ss %Sh %mt"
+    ' "%{User-Agent}>h" "%{Content-Type}<h"'
+)
 ALL_CODES_LINE = (
     "1790000000.250 12 [22/Nov/2026:10:00:00 +0100] [22/Nov/2026:09:00:00 +0000] 10.0.0.1 50000 198.51.100.1 8080 192.0.2.1 3128"
     ' alice alice alice - GET http://h.example:8080/p?q 1.1 200 200 999 123 TCP_MISS HIER_DIRECT text/html "UA/1.0 (x)" "text/html"'
