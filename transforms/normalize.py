@@ -78,50 +78,31 @@ def null_if_dash(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_in(["-", ""])).then(None).otherwise(expr)
 
 
-def _epoch_time(raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
-    """Event time from ``_ts`` ("1157689312" or "1157689312.049") and optional ``_tu`` (ms)."""
-    ts = pl.col("_ts")
-    parts = ts.str.extract_groups(r"^(\d{1,12})(?:\.(\d{1,6}))?$")
-    seconds = parts.struct.field("1").cast(pl.Int64)
-    fraction = parts.struct.field("2")
-    micros = pl.when(fraction.is_null()).then(0).otherwise(fraction.str.pad_end(6, "0").cast(pl.Int64))
-    bad_epoch = ts.is_null() | seconds.is_null()
-    reason: pl.Expr = pl.when(bad_epoch).then(pl.format("bad epoch '{}'", ts.fill_null(""))).otherwise(None)
-    if "_tu" in raw.columns:
-        tu = pl.col("_tu")
-        tu_ms = tu.str.strip_chars(" ").cast(pl.Int64, strict=False)
-        micros = micros + tu_ms.fill_null(0) * 1000
-        bad_tu = pl.when(tu.is_not_null() & tu_ms.is_null()).then(pl.format("bad milliseconds '{}'", tu)).otherwise(None)
-        reason = pl.coalesce(reason, bad_tu)
-    event_time = pl.from_epoch(seconds * 1_000_000 + micros, time_unit="us").dt.replace_time_zone("UTC")
-    return event_time, reason
+# One regex for every URL shape Squid logs, so each URL is scanned once:
+#   1-5  absolute  scheme://host[:port]/path?query   (host may be [IPv6])
+#   6-7  authority host:port or [IPv6]:port           (CONNECT)
+#   8-9  origin    /path?query                        (intercepted or reverse-proxied)
+_URL_REGEX = (
+    r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://(\[[^\]]*\]|[^/?#:]*)(?::(\d*))?([^?#]*)(?:\?([^#]*))?"
+    r"|(\[[0-9A-Fa-f:.]+\]|[^/?#:\[\]\s]+):(\d+)$"
+    r"|(/[^?#]*)(?:\?([^#]*))?)"
+)
+_EPOCH_REGEX = r"^(\d{1,12})(?:\.(\d{1,6}))?$"
 
 
-def _strftime_time(spec: TimeSpec, tz: str | None, ambiguous: Ambiguous) -> tuple[pl.Expr, pl.Expr]:
-    text = pl.col("_time").str.strip_chars(" ")
-    if spec.has_offset:
-        parsed = text.str.to_datetime(spec.fmt, time_unit="us", strict=False).dt.convert_time_zone("UTC")
-        bad = pl.when(parsed.is_null()).then(pl.format("bad time '{}' for format '{}'", text.fill_null(""), pl.lit(spec.fmt)))
-        return parsed, bad.otherwise(None)
-    naive = text.str.to_datetime(spec.fmt, time_unit="us", strict=False)
-    zone = "UTC" if spec.utc else tz
-    if zone is None:
-        raise TimeZoneError("time has no UTC offset; give the source's zone with --tz")
-    # Ask for nulls on gaps and overlaps, then tell the two apart by trying the other way:
-    # a wall-clock time that exists (earliest succeeds) but is not unique is ambiguous.
-    strict = naive.dt.replace_time_zone(zone, ambiguous="null", non_existent="null")
-    earliest = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    local = strict if ambiguous == "raise" else naive.dt.replace_time_zone(zone, ambiguous=ambiguous, non_existent="null")
-    reason = (
-        pl.when(naive.is_null())
-        .then(pl.format("bad time '{}' for format '{}'", text.fill_null(""), pl.lit(spec.fmt)))
-        .when(earliest.is_null())
-        .then(pl.format("nonexistent local time '{}' in {}", text, pl.lit(zone)))
-        .when(local.is_null())
-        .then(pl.format("ambiguous local time '{}' in {}; choose --ambiguous earliest|latest", text, pl.lit(zone)))
-        .otherwise(None)
-    )
-    return local.dt.convert_time_zone("UTC"), reason
+def _field(struct: pl.Expr, group: int) -> pl.Expr:
+    return struct.struct.field(str(group))
+
+
+def url_parts(match: pl.Expr) -> dict[str, pl.Expr]:
+    """Scheme, host, explicit port, path and query from a ``_URL_REGEX`` match struct."""
+    return {
+        "url_scheme": _field(match, 1).str.to_lowercase(),
+        "url_host": null_if_dash(pl.coalesce(_field(match, 2), _field(match, 6)).str.strip_chars("[]")),
+        "_url_port": null_if_dash(pl.coalesce(_field(match, 3), _field(match, 7))),
+        "url_path": null_if_dash(pl.coalesce(_field(match, 4), _field(match, 8))),
+        "url_query": null_if_dash(pl.coalesce(_field(match, 5), _field(match, 9))),
+    }
 
 
 def split_url(url: pl.Expr) -> dict[str, pl.Expr]:
@@ -131,26 +112,61 @@ def split_url(url: pl.Expr) -> dict[str, pl.Expr]:
     ``[2001:db8::1]:443``), origin-form paths (``/p?q``) and Squid's ``error:...``
     pseudo-URLs (no host). IPv6 hosts lose their brackets.
     """
-    absolute = url.str.extract_groups(r"^([A-Za-z][A-Za-z0-9+.-]*)://(\[[^\]]*\]|[^/?#:]*)(?::(\d*))?([^?#]*)(?:\?([^#]*))?")
-    authority = url.str.extract_groups(r"^(\[[0-9A-Fa-f:.]+\]|[^/?#:\[\]\s]+):(\d+)$")
-    origin = url.str.extract_groups(r"^(/[^?#]*)(?:\?([^#]*))?")
-    host = pl.coalesce(absolute.struct.field("2"), authority.struct.field("1")).str.strip_chars("[]")
-    scheme = absolute.struct.field("1").str.to_lowercase()
-    explicit_port = pl.coalesce(absolute.struct.field("3"), authority.struct.field("2"))
-    path = pl.coalesce(absolute.struct.field("4"), origin.struct.field("1"))
-    query = pl.coalesce(absolute.struct.field("5"), origin.struct.field("2"))
-    return {
-        "url_scheme": scheme,
-        "url_host": null_if_dash(host),
-        "_url_port": null_if_dash(explicit_port),
-        "url_path": null_if_dash(path),
-        "url_query": null_if_dash(query),
-    }
+    return url_parts(url.str.extract_groups(_URL_REGEX))
+
+
+def _default_port(scheme: pl.Expr) -> pl.Expr:
+    ports = [pl.when(scheme == name).then(pl.lit(port, pl.Int32)) for name, port in DEFAULT_PORTS.items()]
+    return pl.coalesce(ports)
 
 
 def media_type(content_type: pl.Expr) -> pl.Expr:
     """``Text/HTML; charset=UTF-8`` -> ``text/html``."""
-    return null_if_dash(content_type.str.extract(r"^\s*([^;\s]+)", 1).str.to_lowercase())
+    return null_if_dash(content_type.str.splitn(";", 2).struct.field("field_0").str.strip_chars().str.to_lowercase())
+
+
+def _time_columns(spec: TimeSpec, columns: set[str], tz: str | None, ambiguous: Ambiguous) -> tuple[dict[str, pl.Expr], pl.Expr, pl.Expr]:
+    """Stage-2 columns to materialize, then the event time and its reject reason."""
+    if spec.kind == "epoch":
+        ts = pl.col("_ts")
+        stage = {"_epoch": ts.str.extract_groups(_EPOCH_REGEX)}
+        seconds = _field(pl.col("_epoch"), 1).cast(pl.Int64)
+        fraction = _field(pl.col("_epoch"), 2)
+        micros = pl.when(fraction.is_null()).then(0).otherwise(fraction.str.pad_end(6, "0").cast(pl.Int64))
+        reason: pl.Expr = pl.when(seconds.is_null()).then(pl.format("bad epoch '{}'", ts.fill_null(""))).otherwise(None)
+        if "_tu" in columns:
+            tu = pl.col("_tu")
+            tu_ms = tu.str.strip_chars(" ").cast(pl.Int64, strict=False)
+            micros = micros + tu_ms.fill_null(0) * 1000
+            bad_tu = pl.when(tu.is_not_null() & tu_ms.is_null()).then(pl.format("bad milliseconds '{}'", tu)).otherwise(None)
+            reason = pl.coalesce(reason, bad_tu)
+        event_time = pl.from_epoch(seconds * 1_000_000 + micros, time_unit="us").dt.replace_time_zone("UTC")
+        return stage, event_time, reason
+
+    text = pl.col("_time").str.strip_chars(" ")
+    bad_text = pl.format("bad time '{}' for format '{}'", text.fill_null(""), pl.lit(spec.fmt))
+    parsed = text.str.to_datetime(spec.fmt, time_unit="us", strict=False)
+    if spec.has_offset:
+        stage = {"_parsed": parsed.dt.convert_time_zone("UTC")}
+        return stage, pl.col("_parsed"), pl.when(pl.col("_parsed").is_null()).then(bad_text).otherwise(None)
+    zone = "UTC" if spec.utc else tz
+    if zone is None:
+        raise TimeZoneError("time has no UTC offset; give the source's zone with --tz")
+    naive = pl.col("_parsed")
+    # Ask for nulls on gaps and overlaps, then tell the two apart: a wall-clock time that
+    # exists (earliest succeeds) but is not unique is ambiguous.
+    earliest = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    local = naive.dt.replace_time_zone(zone, ambiguous="null" if ambiguous == "raise" else ambiguous, non_existent="null")
+    reason = (
+        pl.when(naive.is_null())
+        .then(bad_text)
+        .when(earliest.is_null())
+        .then(pl.format("nonexistent local time '{}' in {}", text, pl.lit(zone)))
+        .when(local.is_null())
+        .then(pl.format("ambiguous local time '{}' in {}; choose --ambiguous earliest|latest", text, pl.lit(zone)))
+        .otherwise(None)
+    )
+    return {"_parsed": parsed}, local.dt.convert_time_zone("UTC"), reason
 
 
 def normalize_fields(
@@ -164,53 +180,56 @@ def normalize_fields(
     ``raw`` holds string columns named after canonical columns, the time parts
     (``_ts``/``_tu`` or ``_time``) and ``source_line``. Returns ``source_line``, the
     canonical data columns present, and ``_reason`` (null when the row is good).
+
+    Runs in three stages so that each regex and cast is evaluated once per row:
+    dashes to nulls, then regex matches and casts, then the final columns.
     """
     present = set(raw.columns)
-    text = {name: null_if_dash(pl.col(name)) for name in present if name in CANONICAL_COLUMNS}
-    if time.kind == "epoch":
-        event_time, time_reason = _epoch_time(raw)
-    else:
-        event_time, time_reason = _strftime_time(time, tz, ambiguous)
+    canonical = [c for c in raw.columns if c in CANONICAL_COLUMNS and c != "source_line"]
+    stage1 = [null_if_dash(pl.col(c)).alias(c) for c in canonical]
+
+    stage2, event_time, time_reason = _time_columns(time, present, tz, ambiguous)
+    integers = [c for c in INTEGER_COLUMNS if c in present]
+    for column in integers:
+        stage2[f"_int_{column}"] = pl.col(column).str.strip_chars(" ").cast(CANONICAL_COLUMNS[column], strict=False)
+    if "url" in present:
+        stage2["_url"] = pl.col("url").str.extract_groups(_URL_REGEX)
+
     out: dict[str, pl.Expr] = {"event_time": event_time}
     reasons = [time_reason]
-
-    for column, label in INTEGER_COLUMNS.items():
-        if column not in present:
-            continue
-        value = text[column].str.strip_chars(" ")
-        typed = value.cast(CANONICAL_COLUMNS[column], strict=False)
-        if column in ("client_port", "server_port"):
-            bad = value.is_not_null() & (typed.is_null() | (typed < 0) | (typed > 65535))
-        else:
-            bad = value.is_not_null() & (typed.is_null() | (typed < 0))
+    for column in integers:
+        value, typed = pl.col(column), pl.col(f"_int_{column}")
+        limit = (typed > 65535) if column.endswith("_port") else pl.lit(False)
+        bad = value.is_not_null() & (typed.is_null() | (typed < 0) | limit)
         out[column] = typed
-        reasons.append(pl.when(bad).then(pl.format("bad {} '{}'", pl.lit(label), pl.col(column))).otherwise(None))
-
+        reasons.append(pl.when(bad).then(pl.format("bad {} '{}'", pl.lit(INTEGER_COLUMNS[column]), value)).otherwise(None))
     if "url" in present:
-        url_parts = split_url(text["url"])
-        out.update({k: v for k, v in url_parts.items() if not k.startswith("_")})
-        url_port = url_parts["_url_port"].cast(pl.Int32, strict=False)
-        default_port = url_parts["url_scheme"].replace_strict(DEFAULT_PORTS, default=None, return_dtype=pl.Int32)
-        derived = pl.coalesce(url_port, default_port)
+        parts = url_parts(pl.col("_url"))
+        out.update({k: v for k, v in parts.items() if not k.startswith("_")})
+        derived = pl.coalesce(parts["_url_port"].cast(pl.Int32, strict=False), _default_port(parts["url_scheme"]))
         out["server_port"] = pl.coalesce(out["server_port"], derived) if "server_port" in out else derived
-        out["url"] = text["url"]
+        out["url"] = pl.col("url")
     if "http_method" in present:
-        out["http_method"] = text["http_method"].str.to_uppercase()
+        out["http_method"] = pl.col("http_method").str.to_uppercase()
     if "http_version" in present:
-        out["http_version"] = text["http_version"].str.strip_prefix("HTTP/")
+        out["http_version"] = pl.col("http_version").str.strip_prefix("HTTP/")
     if "content_type" in present:
-        out["content_type"] = media_type(text["content_type"])
+        out["content_type"] = media_type(pl.col("content_type"))
     for column in ("client_ip", "server_ip"):
         if column in present:
-            value = text[column]
+            value = pl.col(column)
             out[column] = pl.when(value.str.contains(_IPV4) | value.str.contains(_IPV6)).then(value).otherwise(None)
     for column in ("username", "user_agent", "referer", "proxy_action", "proxy_hierarchy"):
         if column in present:
-            out[column] = text[column]
+            out[column] = pl.col(column)
 
-    columns = [expr.alias(name) for name, expr in out.items()]
-    reason = pl.coalesce(reasons).alias("_reason")
-    return raw.select([pl.col("source_line"), *columns, reason])
+    return (
+        raw.lazy()
+        .with_columns(stage1)
+        .with_columns(**stage2)
+        .select(pl.col("source_line"), *[expr.alias(name) for name, expr in out.items()], pl.coalesce(reasons).alias("_reason"))
+        .collect()
+    )
 
 
 def decode_rows(frame: pl.DataFrame, column: str, needs: str, decoder: str) -> pl.DataFrame:

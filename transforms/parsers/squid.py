@@ -10,7 +10,7 @@ headers in brackets that ``log_mime_hdrs on`` adds (matched, not archived: the r
 file keeps them). Anything else after the ten fields is a reject.
 
 The compiled-logformat regex is correct for every line but costs a regex capture
-per field. Nearly all lines have exactly ten space-separated tokens, so those take a
+per field. Nearly all lines have exactly ten space-separated fields, so those take a
 split-based fast path; the others (trailers, content types with spaces, damage) go
 through the regex. ``tests/unit/test_squid_native.py`` checks both paths agree.
 """
@@ -55,9 +55,11 @@ class SquidNativeParser:
         return self._regex.carried_columns
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
-        tokens = lines["line"].str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
-        simple = tokens.list.len() == FIELD_COUNT
-        fast = self._parse_tokens(lines.filter(simple), tokens.filter(simple))
+        # Runs of spaces become one, then at most 11 pieces: a tenth piece and no eleventh
+        # means exactly ten fields, the fast path.
+        pieces = lines["line"].str.strip_chars(" ").str.replace_all(" {2,}", " ").str.splitn(" ", FIELD_COUNT + 1)
+        simple = pieces.struct.field(f"field_{FIELD_COUNT - 1}").is_not_null() & pieces.struct.field(f"field_{FIELD_COUNT}").is_null()
+        fast = self._parse_fields(lines.filter(simple), pieces.filter(simple))
         if bool(simple.all()):
             return fast
         slow = self._regex.parse(lines.filter(~simple))
@@ -66,37 +68,38 @@ class SquidNativeParser:
             rejects=pl.concat([fast.rejects, slow.rejects]).sort("source_line"),
         )
 
-    def _parse_tokens(self, lines: pl.DataFrame, tokens: pl.Series) -> ParseResult:
-        t = pl.col("_t")
-        code = t.list.get(3).str.split_exact("/", 1)
-        hier = t.list.get(8).str.split_exact("/", 1)
-        framed = lines.select("source_line").with_columns(tokens.alias("_t"))
-        raw = framed.select(
+    def _parse_fields(self, lines: pl.DataFrame, pieces: pl.Series) -> ParseResult:
+        f = [pl.col("_p").struct.field(f"field_{i}") for i in range(FIELD_COUNT)]
+        split = (
+            lines.lazy()
+            .select("source_line", pieces.alias("_p"))
+            .with_columns(_code=f[3].str.split_exact("/", 1), _hier=f[8].str.split_exact("/", 1))
+        )
+        code, hier = pl.col("_code").struct, pl.col("_hier").struct
+        staged = split.select(
             pl.col("source_line"),
-            t.list.get(0).alias("_ts"),  # "1157689312.049": seconds and milliseconds
-            t.list.get(1).alias("duration_ms"),
-            t.list.get(2).alias("client_ip"),
-            code.struct.field("field_0").alias("proxy_action"),
-            code.struct.field("field_1").alias("status_code"),
-            t.list.get(4).alias("response_bytes"),
-            t.list.get(5).alias("http_method"),
-            t.list.get(6).alias("url"),
-            t.list.get(7).alias("username"),
-            hier.struct.field("field_0").alias("proxy_hierarchy"),
-            hier.struct.field("field_1").alias("server_ip"),
-            t.list.get(9).alias("content_type"),
-        )
-        raw = decode_rows(raw, "username", "%", "percent")
-        parsed = normalize_fields(raw, TimeSpec("epoch"))
-        shape = framed.select(
-            pl.when(code.struct.field("field_1").is_null())
-            .then(pl.format("bad result/status '{}': expected CODE/NNN", t.list.get(3)))
-            .when(hier.struct.field("field_1").is_null())
-            .then(pl.format("bad hierarchy/peer '{}': expected HIER/HOST", t.list.get(8)))
+            f[0].alias("_ts"),  # "1157689312.049": seconds and milliseconds
+            f[1].alias("duration_ms"),
+            f[2].alias("client_ip"),
+            code.field("field_0").alias("proxy_action"),
+            code.field("field_1").alias("status_code"),
+            f[4].alias("response_bytes"),
+            f[5].alias("http_method"),
+            f[6].alias("url"),
+            f[7].alias("username"),
+            hier.field("field_0").alias("proxy_hierarchy"),
+            hier.field("field_1").alias("server_ip"),
+            f[9].alias("content_type"),
+            pl.when(code.field("field_1").is_null())
+            .then(pl.format("bad result/status '{}': expected CODE/NNN", f[3]))
+            .when(hier.field("field_1").is_null())
+            .then(pl.format("bad hierarchy/peer '{}': expected HIER/HOST", f[8]))
             .otherwise(None)
-            .alias("_shape")
-        )
-        parsed = parsed.with_columns(pl.coalesce(shape["_shape"], pl.col("_reason")).alias("_reason"))
+            .alias("_shape"),
+        ).collect()
+        raw = decode_rows(staged.drop("_shape"), "username", "%", "percent")
+        parsed = normalize_fields(raw, TimeSpec("epoch"))
+        parsed = parsed.with_columns(pl.coalesce(staged["_shape"], pl.col("_reason")).alias("_reason"))
         return split_rejects(parsed, lines)
 
 
