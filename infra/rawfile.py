@@ -97,17 +97,16 @@ def _lines_array(data: bytes) -> tuple[pa.Array, int]:
     try:
         return binary.cast(pa.large_string()), 0
     except pa.ArrowInvalid:
-        decoded = [b.decode("utf-8", errors="backslashreplace") for b in binary.to_pylist()]
-        reencoded = sum(1 for b in binary.to_pylist() if not _is_utf8(b))
+        # Rare: some line is not UTF-8. Only then pay for a per-line decode.
+        decoded: list[str] = []
+        reencoded = 0
+        for raw in binary.to_pylist():
+            try:
+                decoded.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                decoded.append(raw.decode("utf-8", errors="backslashreplace"))
+                reencoded += 1
         return pa.array(decoded, pa.large_string()), reencoded
-
-
-def _is_utf8(value: bytes) -> bool:
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def iter_line_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[LineChunk]:
