@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import importlib
 import io
 import json
@@ -55,14 +54,6 @@ def parser_args(kind: str) -> tuple[str, str | None]:
     from transforms.parsers.squid_logformat import RECOMMENDED
 
     return ("squid", None) if kind == "squid" else ("squid-logformat", RECOMMENDED)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -213,9 +204,10 @@ def run_python_re(kind: str, path: Path, out: Path) -> dict[str, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from infra.rawfile import sha256_file
     from transforms.schema import CANONICAL_ARROW_SCHEMA, REJECTS_ARROW_SCHEMA
 
-    sha = sha256_of(path)
+    sha = sha256_file(path)
     match = (NATIVE_RE if kind == "squid" else RECOMMENDED_RE).match
     convert = _native_row if kind == "squid" else _recommended_row
     data_names = CANONICAL_ARROW_SCHEMA.names[:22]
@@ -397,7 +389,9 @@ def duckdb_sql(kind: str, path: Path, target: Path, sha: str) -> str:
 def run_duckdb(kind: str, path: Path, out: Path) -> dict[str, int]:
     import duckdb
 
-    sha = sha256_of(path)
+    from infra.rawfile import sha256_file
+
+    sha = sha256_file(path)
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
