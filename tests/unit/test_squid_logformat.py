@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from transforms.parsers import FormatError, ParserOptions, build_parser
+from transforms.parsers.base import LINES_SCHEMA
 from transforms.parsers.squid_logformat import (
     PREDEFINED,
     RECOMMENDED,
@@ -19,9 +20,7 @@ from transforms.parsers.squid_logformat import (
 
 def _parse(spec: str, *lines: str, tz: str | None = None) -> tuple[list[dict[str, object]], list[str]]:
     parser = build_parser("squid-logformat", ParserOptions(logformat=spec, tz=tz))
-    frame = pl.DataFrame(
-        {"source_line": list(range(1, len(lines) + 1)), "line": list(lines)}, schema={"source_line": pl.Int64, "line": pl.String}
-    )
+    frame = pl.DataFrame({"source_line": list(range(1, len(lines) + 1)), "line": list(lines)}, schema=LINES_SCHEMA)
     result = parser.parse(frame)
     return result.rows.to_dicts(), result.rejects["reason"].to_list()
 

@@ -8,12 +8,13 @@ from polars.testing import assert_frame_equal
 
 from proxyvault.sample import generate_lines
 from transforms.parsers import ParserOptions, build_parser
+from transforms.parsers.base import LINES_SCHEMA
 from transforms.parsers.squid import SPEC, SquidNativeParser
 from transforms.parsers.squid_logformat import SquidLogformatParser
 
 
 def _lines(lines: list[str]) -> pl.DataFrame:
-    return pl.DataFrame({"source_line": range(1, len(lines) + 1), "line": lines}, schema={"source_line": pl.Int64, "line": pl.String})
+    return pl.DataFrame({"source_line": range(1, len(lines) + 1), "line": lines}, schema=LINES_SCHEMA)
 
 
 def test_fast_path_agrees_with_the_logformat_regex() -> None:

@@ -235,7 +235,6 @@ class Field:
     encoding: str = ""  # one of '"', '[', '#', '/', "'", or '' (the code's default)
     left_aligned: bool = False
     width: int | None = None
-    position: int = 0
     text: str = ""
 
 
@@ -316,7 +315,6 @@ def tokenize_spec(spec: str) -> tuple[Literal | Field, ...]:
                 encoding=head.group("encoding") or "",
                 left_aligned=bool(head.group("left")),
                 width=int(width) if width else None,
-                position=i + 1,
                 text=spec[i:j],
             )
         )
