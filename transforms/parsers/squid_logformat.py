@@ -443,8 +443,6 @@ def mismatch_reason(compiled: CompiledFormat, line: str) -> str:
     for number, (prefix, label) in enumerate(compiled.prefixes, start=1):
         found = re.match(prefix, line)
         if found is None:
-            start = compiled.prefixes[number - 2][0] if number > 1 else "^ *"
-            matched_to = (re.match(start, line) or re.match("", line)).end()  # type: ignore[union-attr]
             return f"line does not match the logformat at '{label}' (field {number} of {fields}), near '{line[matched_to:].lstrip()[:40]}'"
         matched_to = found.end()
     return f"unexpected text after the last field: '{line[matched_to:][:40].strip()}'"
@@ -490,11 +488,12 @@ class SquidLogformatParser:
             pl.col("source_line"),
             pl.col("line").str.extract_groups(self.compiled.pattern).alias("_m"),
         )
-        matched = lines["line"].is_not_null() & captured["_m"].struct.field("1").is_not_null() if self.compiled.groups else None
+        # compile_spec guarantees a time capture, so group 1 exists; it is null only when the line did not match
+        matched = captured["_m"].struct.field("1").is_not_null()
         raw = self._raw_columns(captured)
         raw = self._decode(raw)
         parsed = normalize_fields(raw, self.compiled.time, tz=self.tz, ambiguous=self.ambiguous)
-        if matched is not None and not bool(matched.all()):
+        if not bool(matched.all()):
             misfits = lines.filter(~matched)
             reasons = pl.Series([mismatch_reason(self.compiled, line) for line in misfits["line"].to_list()], dtype=pl.String)
             parsed = parsed.with_columns(parsed["_reason"].scatter((~matched).arg_true(), reasons))
