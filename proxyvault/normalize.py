@@ -1,6 +1,7 @@
 """Use case: normalize raw proxy log files into canonical Parquet plus rejects.
 
-Every input line is accounted for: ``lines_in == rows_out + rejects_out + skipped``.
+Every input line is accounted for: ``lines_in == rows_out + rejects_out + skipped + directives``
+(skipped: blank lines; directives: header lines such as ELFF ``#Fields:``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class FileSummary:
     rows_out: int = 0
     rejects_out: int = 0
     skipped: int = 0
+    directives: int = 0
     reencoded_lines: int = 0
     first_event_time: str | None = None
     last_event_time: str | None = None
@@ -62,7 +64,7 @@ class FileSummary:
 
     @property
     def reconciled(self) -> bool:
-        return self.lines_in == self.rows_out + self.rejects_out + self.skipped
+        return self.lines_in == self.rows_out + self.rejects_out + self.skipped + self.directives
 
 
 def reason_class(reason: str) -> str:
@@ -112,6 +114,7 @@ def normalize_file(
         last: datetime | None = None
         events_tmp = events_path.with_suffix(".parquet.tmp")
         rejects_tmp = rejects_path.with_suffix(".parquet.tmp")
+        parser.start_file()
         with _writer(events_tmp, CANONICAL_ARROW_SCHEMA) as events, _writer(rejects_tmp, REJECTS_ARROW_SCHEMA) as rejects:
             for chunk in iter_line_chunks(stream, chunk_bytes):
                 result = parser.parse(chunk.lines)
@@ -131,6 +134,7 @@ def normalize_file(
                     reasons.update(reason_class(r) for r in bad["reason"].to_list())
                 summary.lines_in += chunk.lines_in
                 summary.skipped += chunk.skipped
+                summary.directives += result.directives
                 summary.rows_out += rows.height
                 summary.rejects_out += bad.height
                 summary.reencoded_lines += chunk.reencoded
@@ -146,7 +150,8 @@ def normalize_file(
     summary.reject_reasons = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     if not summary.reconciled:
         raise ReconciliationError(
-            f"{path}: lines_in {summary.lines_in} != rows {summary.rows_out} + rejects {summary.rejects_out} + skipped {summary.skipped}"
+            f"{path}: lines_in {summary.lines_in} != rows {summary.rows_out} + rejects {summary.rejects_out}"
+            f" + skipped {summary.skipped} + directives {summary.directives}"
         )
     return summary
 
@@ -161,7 +166,10 @@ def normalize_files(
 ) -> dict[str, object]:
     """Normalize every file and return the JSON-ready summary with totals."""
     files = [normalize_file(p, parser, provenance, out_dir, chunk_bytes, progress) for p in paths]
-    totals = {key: sum(getattr(f, key) for f in files) for key in ("lines_in", "rows_out", "rejects_out", "skipped", "reencoded_lines")}
+    totals = {
+        key: sum(getattr(f, key) for f in files)
+        for key in ("lines_in", "rows_out", "rejects_out", "skipped", "directives", "reencoded_lines")
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "source": provenance.source,

@@ -8,6 +8,7 @@ with a reason is a reject, never a silently nulled value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from transforms.schema import CANONICAL_COLUMNS
+from transforms.schema import CANONICAL_COLUMNS, EXTRA_DTYPE
 
 Ambiguous = Literal["raise", "earliest", "latest"]
 
@@ -185,7 +186,7 @@ def normalize_fields(
     dashes to nulls, then regex matches and casts, then the final columns.
     """
     present = set(raw.columns)
-    canonical = [c for c in raw.columns if c in CANONICAL_COLUMNS and c != "source_line"]
+    canonical = [c for c in raw.columns if c in CANONICAL_COLUMNS and c not in ("source_line", "extra")]
     stage1 = [null_if_dash(pl.col(c)).alias(c) for c in canonical]
 
     stage2, event_time, time_reason = _time_columns(time, present, tz, ambiguous)
@@ -219,7 +220,7 @@ def normalize_fields(
         if column in present:
             value = pl.col(column)
             out[column] = pl.when(value.str.contains(_IPV4) | value.str.contains(_IPV6)).then(value).otherwise(None)
-    for column in ("username", "user_agent", "referer", "proxy_action", "proxy_hierarchy"):
+    for column in ("username", "user_agent", "referer", "proxy_action", "proxy_hierarchy", "extra"):
         if column in present:
             out[column] = pl.col(column)
 
@@ -230,6 +231,22 @@ def normalize_fields(
         .select(pl.col("source_line"), *[expr.alias(name) for name, expr in out.items()], pl.coalesce(reasons).alias("_reason"))
         .collect()
     )
+
+
+def pack_extra(columns: Mapping[str, pl.Expr]) -> pl.Expr:
+    """One ``extra`` value (see ``transforms.schema.EXTRA_DTYPE``) from named string fields.
+
+    Fields that are null, ``-`` or empty are left out; a row with none gets null.
+
+    >>> frame = pl.DataFrame({"a": ["1", "-"], "b": [None, ""]})
+    >>> frame.select(pack_extra({"x-a": pl.col("a"), "x-b": pl.col("b")}).alias("extra"))["extra"].to_list()
+    [[{'key': 'x-a', 'value': '1'}], None]
+    """
+    if not columns:
+        return pl.lit(None, EXTRA_DTYPE)
+    entries = pl.concat_list([pl.struct(pl.lit(name).alias("key"), null_if_dash(value).alias("value")) for name, value in columns.items()])
+    kept = entries.list.filter(pl.element().struct.field("value").is_not_null())
+    return pl.when(kept.list.len() > 0).then(kept).otherwise(None).cast(EXTRA_DTYPE)
 
 
 def decode_rows(frame: pl.DataFrame, column: str, needs: str, decoder: str) -> pl.DataFrame:

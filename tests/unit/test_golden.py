@@ -35,12 +35,16 @@ def _records(log: Path, out: Path) -> list[dict[str, Any]]:
     summary = normalize_file(log, parser, Provenance("golden", log.parent.name, None), out)
     assert summary.reconciled
     rows = pl.read_parquet(summary.events_path).select("source_line", *DATA_COLUMNS)
-    records: list[dict[str, Any]] = [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} for row in rows.to_dicts()
-    ]
+    records: list[dict[str, Any]] = [{k: _json_value(k, v) for k, v in row.items()} for row in rows.to_dicts()]
     rejects = pl.read_parquet(summary.rejects_path)
     records += [{"source_line": r["source_line"], "reject": r["reason"]} for r in rejects.to_dicts()]
     return sorted(records, key=lambda r: int(r["source_line"]))
+
+
+def _json_value(column: str, value: Any) -> Any:
+    if column == "extra" and value is not None:  # a map, read back as key/value pairs
+        return dict(value) if isinstance(value, dict) else {item[0]: item[1] for item in value}
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 @pytest.mark.parametrize("log", [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in CASES])

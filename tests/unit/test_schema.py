@@ -33,6 +33,7 @@ ARCHITECTURE = {
     "proxy_action": pa.string(),
     "proxy_hierarchy": pa.string(),
     "proxy_host": pa.string(),
+    "extra": pa.map_(pa.string(), pa.string()),
     "source": pa.string(),
     "source_format": pa.string(),
     "source_file_sha256": pa.string(),

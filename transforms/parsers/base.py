@@ -32,10 +32,14 @@ class ParserOptions:
 @dataclass(frozen=True)
 class ParseResult:
     """Rows carry ``source_line`` and the canonical data columns the format has;
-    rejects carry ``source_line``, ``raw_line`` and ``reason``."""
+    rejects carry ``source_line``, ``raw_line`` and ``reason``; ``directives`` counts
+    header lines (ELFF ``#Fields:``, CSV headers) that were read as instructions, not data.
+
+    Every line given to ``parse`` is exactly one of: a row, a reject, a directive."""
 
     rows: pl.DataFrame
     rejects: pl.DataFrame
+    directives: int = 0
 
 
 class LineParser(Protocol):
@@ -48,8 +52,15 @@ class LineParser(Protocol):
         """Canonical data columns this format can fill (the rest are "not logged")."""
         ...
 
+    def start_file(self) -> None:
+        """Forget what earlier files declared (ELFF ``#Fields:``); called before each file."""
+        ...
+
     def parse(self, lines: pl.DataFrame) -> ParseResult:
-        """Parse ``lines`` (``LINES_SCHEMA``, no blank lines) into rows and rejects."""
+        """Parse ``lines`` (``LINES_SCHEMA``, no blank lines) into rows and rejects.
+
+        Chunks of one file arrive in order, so a parser may carry header state across them.
+        """
         ...
 
 

@@ -54,6 +54,9 @@ class SquidNativeParser:
         """Referer and user agent are only there when the trailer is: not counted as carried."""
         return self._regex.carried_columns
 
+    def start_file(self) -> None:
+        """Stateless: every line stands alone."""
+
     def parse(self, lines: pl.DataFrame) -> ParseResult:
         # Runs of spaces become one, then at most 11 pieces: a tenth piece and no eleventh
         # means exactly ten fields, the fast path.

@@ -483,6 +483,9 @@ class SquidLogformatParser:
     def carried_columns(self) -> frozenset[str]:
         return self.compiled.carried_columns
 
+    def start_file(self) -> None:
+        """Stateless: every line stands alone."""
+
     def parse(self, lines: pl.DataFrame) -> ParseResult:
         captured = lines.select(
             pl.col("source_line"),
