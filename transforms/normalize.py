@@ -14,7 +14,9 @@ from typing import Literal
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from transforms.schema import CANONICAL_COLUMNS, EXTRA_DTYPE
 
@@ -233,20 +235,31 @@ def normalize_fields(
     )
 
 
-def pack_extra(columns: Mapping[str, pl.Expr]) -> pl.Expr:
-    """One ``extra`` value (see ``transforms.schema.EXTRA_DTYPE``) from named string fields.
+def pack_extra(frame: pl.DataFrame, fields: Mapping[str, str]) -> pl.DataFrame:
+    """Move the string columns ``fields`` (field name -> column) into one ``extra`` map.
 
-    Fields that are null, ``-`` or empty are left out; a row with none gets null.
+    Values that are null, ``-`` or empty are left out; a row with none gets null. Built
+    with Arrow offsets rather than per-row structs: polars builds lists of structs slowly.
 
-    >>> frame = pl.DataFrame({"a": ["1", "-"], "b": [None, ""]})
-    >>> frame.select(pack_extra({"x-a": pl.col("a"), "x-b": pl.col("b")}).alias("extra"))["extra"].to_list()
-    [[{'key': 'x-a', 'value': '1'}], None]
+    >>> frame = pl.DataFrame({"_a": ["1", "-"], "_b": [None, "x"], "keep": [1, 2]})
+    >>> pack_extra(frame, {"x-a": "_a", "x-b": "_b"}).to_dicts()
+    [{'keep': 1, 'extra': {'x-a': '1'}}, {'keep': 2, 'extra': {'x-b': 'x'}}]
     """
-    if not columns:
-        return pl.lit(None, EXTRA_DTYPE)
-    entries = pl.concat_list([pl.struct(pl.lit(name).alias("key"), null_if_dash(value).alias("value")) for name, value in columns.items()])
-    kept = entries.list.filter(pl.element().struct.field("value").is_not_null())
-    return pl.when(kept.list.len() > 0).then(kept).otherwise(None).cast(EXTRA_DTYPE)
+    if not fields:
+        return frame.with_columns(pl.lit(None, EXTRA_DTYPE).alias("extra"))
+    names, columns = list(fields), list(fields.values())
+    flat = frame.select(pl.concat_list([null_if_dash(pl.col(c)) for c in columns]).alias("_v")).to_series().explode()
+    present = flat.is_not_null()
+    valid = present.to_numpy()
+    counts = valid.reshape(-1, len(names)).sum(axis=1)
+    offsets = np.zeros(frame.height + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    positions = np.tile(np.arange(len(names), dtype=np.int32), frame.height)[valid]
+    keys = pa.DictionaryArray.from_arrays(pa.array(positions), pa.array(names, pa.string())).dictionary_decode()
+    values = flat.filter(present).to_arrow().cast(pa.string())
+    entries = pa.MapArray.from_arrays(pa.array(offsets), keys, values, mask=pa.array(counts == 0))
+    extra = pl.Series("extra", entries, dtype=EXTRA_DTYPE) if len(entries) else pl.Series("extra", [], dtype=EXTRA_DTYPE)
+    return frame.drop(columns).with_columns(extra)
 
 
 def decode_rows(frame: pl.DataFrame, column: str, needs: str, decoder: str) -> pl.DataFrame:

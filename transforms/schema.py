@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute
 
 SCHEMA_VERSION = "1"
 SCHEMA_METADATA_KEY = b"proxyvault.schema_version"
 
 #: Fields a format carries beyond the canonical columns (ELFF ``x-...`` fields, Zscaler
-#: categories, ...), kept rather than dropped: a polars list of key/value structs, written
+#: categories, ...), kept rather than dropped, under the format's own field names. Written
 #: to Parquet as ``map<string, string>`` (DuckDB: ``extra['x-virus-id']``). Null when the
 #: row has none.
-EXTRA_DTYPE = pl.List(pl.Struct({"key": pl.String(), "value": pl.String()}))
+EXTRA_DTYPE = pl.Map(pl.String(), pl.String())
 EXTRA_ARROW_TYPE = pa.map_(pa.string(), pa.string())
 
 #: Column name -> polars dtype, in the order they are written.
@@ -102,24 +101,8 @@ def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType] = CANONICAL_COL
 def to_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
     """Convert a conformed frame to an Arrow table carrying ``schema`` (and its version metadata).
 
-    >>> frame = conform(pl.DataFrame({"extra": [[{"key": "x-virus-id", "value": "-"}], None]}, schema={"extra": EXTRA_DTYPE}))
+    >>> frame = conform(pl.DataFrame({"extra": [{"x-virus-id": "EICAR"}, None]}, schema={"extra": EXTRA_DTYPE}))
     >>> to_arrow(frame, CANONICAL_ARROW_SCHEMA).column("extra").to_pylist()
-    [[('x-virus-id', '-')], None]
+    [[('x-virus-id', 'EICAR')], None]
     """
-    if "extra" not in frame.columns:
-        return frame.to_arrow().cast(schema)
-    table = frame.drop("extra").to_arrow()
-    extra = _map_array(frame["extra"])
-    table = table.add_column(schema.get_field_index("extra"), "extra", extra)
-    return table.cast(schema)
-
-
-def _map_array(series: pl.Series) -> pa.Array:
-    """polars has no map type: turn a list of key/value structs into an Arrow map."""
-    entries = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
-    lists = series.to_arrow().cast(entries)
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
-    flat = lists.flatten()
-    offsets = pa.compute.subtract(lists.offsets, lists.offsets[0])
-    return pa.MapArray.from_arrays(offsets, flat.field("key"), flat.field("value"), mask=lists.is_null())
+    return frame.to_arrow().cast(schema)

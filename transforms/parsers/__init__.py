@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from transforms.parsers import squid, squid_logformat
+from transforms.parsers import elff, squid, squid_logformat
 from transforms.parsers.base import FormatError, LineParser, ParseResult, ParserOptions
 
 
@@ -29,6 +29,7 @@ PARSERS: dict[str, FormatEntry] = {
             "Squid access.log written with any logformat spec (--logformat or --squid-conf)",
             squid_logformat.build,
         ),
+        FormatEntry("elff", "W3C extended log format: BlueCoat/Symantec ProxySG, IIS (#Fields: directives or --logformat)", elff.build),
     )
 }
 
