@@ -12,9 +12,10 @@ from typing import NoReturn
 
 from infra.rawfile import InputError
 from proxyvault import __version__
-from proxyvault.normalize import Provenance, ReconciliationError, normalize_files, stderr_progress
+from proxyvault.normalize import Provenance, ReconciliationError, normalize_detected, normalize_files, stderr_progress
 from transforms.normalize import TimeZoneError
 from transforms.parsers import PARSERS, FormatError, ParserOptions, build_parser
+from transforms.parsers.elff import PREDEFINED as ELFF_PREDEFINED
 from transforms.parsers.squid_logformat import PREDEFINED, logformat_from_squid_conf
 
 EXIT_USAGE = 2
@@ -35,10 +36,20 @@ def _add_normalize(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="raw proxy logs -> canonical Parquet + rejects, with a JSON summary on stdout",
         description="Normalize raw proxy log files (plain, .gz or .zst) to canonical Parquet under "
         "OUT/events/ and OUT/rejects/, and print a JSON summary. Every line is accounted for: "
-        "lines_in == rows_out + rejects_out + skipped.",
+        "lines_in == rows_out + rejects_out + skipped + directives.",
     )
-    p.add_argument("--format", required=True, choices=list(PARSERS), help="log format of the inputs")
-    p.add_argument("--logformat", metavar="SPEC", help=f"squid.conf logformat spec, or a built-in name ({', '.join(PREDEFINED)})")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=[*PARSERS, "auto"],
+        help="log format of the inputs; 'auto' detects it per file from its first lines and says why",
+    )
+    p.add_argument(
+        "--logformat",
+        metavar="SPEC",
+        help=f"squid-logformat: a squid.conf logformat spec or a built-in name ({', '.join(PREDEFINED)}); "
+        f"elff: the field list of files without '#Fields:' lines, or {', '.join(ELFF_PREDEFINED)}",
+    )
     p.add_argument("--squid-conf", metavar="FILE", type=Path, help="read the spec from this squid.conf (with --logformat-name)")
     p.add_argument("--logformat-name", metavar="NAME", help="name of the logformat line in --squid-conf, or a built-in name")
     p.add_argument("--tz", metavar="ZONE", help="IANA zone of times written without a UTC offset (e.g. Europe/Brussels)")
@@ -56,9 +67,16 @@ def _add_normalize(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _resolve_logformat(args: argparse.Namespace) -> str | None:
+    if args.format == "elff":
+        if args.squid_conf or args.logformat_name:
+            raise UsageError("--squid-conf/--logformat-name apply to --format squid-logformat; for elff give --logformat 'date time ...'")
+        return str(args.logformat) if args.logformat else None
     if args.format != "squid-logformat":
         if args.logformat or args.squid_conf or args.logformat_name:
-            raise UsageError(f"--logformat/--squid-conf/--logformat-name apply to --format squid-logformat, not '{args.format}'")
+            raise UsageError(
+                f"--logformat/--squid-conf/--logformat-name apply to --format squid-logformat or elff, not '{args.format}'"
+                + ("; give the format explicitly" if args.format == "auto" else "")
+            )
         return None
     if args.squid_conf:
         if not args.logformat_name:
@@ -81,16 +99,27 @@ def _resolve_logformat(args: argparse.Namespace) -> str | None:
 
 def _run_normalize(args: argparse.Namespace) -> int:
     options = ParserOptions(tz=args.tz, ambiguous=args.ambiguous, logformat=_resolve_logformat(args))
-    parser = build_parser(args.format, options)
     missing = [p for p in args.inputs if not p.is_file()]
-    if missing:
-        raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
-    provenance = Provenance(source=args.source or args.format, source_format=args.format, proxy_host=args.proxy_host)
-    summary = normalize_files(args.inputs, parser, provenance, args.out, progress=stderr_progress)
+    if args.format == "auto":
+        if missing:
+            raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
+        summary = normalize_detected(
+            args.inputs, options, args.source, args.proxy_host, args.out, progress=stderr_progress, announce=_announce
+        )
+    else:
+        parser = build_parser(args.format, options)
+        if missing:
+            raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
+        provenance = Provenance(source=args.source or args.format, source_format=args.format, proxy_host=args.proxy_host)
+        summary = normalize_files(args.inputs, parser, provenance, args.out, progress=stderr_progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
+
+
+def _announce(message: str) -> None:
+    print(f"proxyvault normalize: {message}", file=sys.stderr, flush=True)
 
 
 def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:

@@ -19,7 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from infra.rawfile import CHUNK_BYTES, compression_of, iter_line_chunks, open_raw, sha256_file
-from transforms.parsers import LineParser
+from transforms.normalize import TimeZoneError
+from transforms.parsers import FormatError, LineParser, ParserOptions, build_parser
+from transforms.parsers.detect import SAMPLE_LINES, detect_format
 from transforms.schema import (
     CANONICAL_ARROW_SCHEMA,
     REJECT_COLUMNS,
@@ -61,6 +63,9 @@ class FileSummary:
     rejects_path: str = ""
     reject_reasons: dict[str, int] = field(default_factory=dict)
     last_line_unterminated: bool = False
+    format: str = ""
+    detected: str | None = None  # why --format auto chose ``format``
+    carried_columns: list[str] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
@@ -143,6 +148,8 @@ def normalize_file(
                     progress(f"{path.name}: {summary.lines_in:,} lines, {summary.rows_out:,} rows, {summary.rejects_out:,} rejects")
         events_tmp.replace(events_path)
         rejects_tmp.replace(rejects_path)
+    summary.format = provenance.source_format
+    summary.carried_columns = sorted(parser.carried_columns)
     summary.events_path = str(events_path)
     summary.rejects_path = str(rejects_path)
     summary.first_event_time = _time_text(first)
@@ -164,18 +171,69 @@ def normalize_files(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
 ) -> dict[str, object]:
-    """Normalize every file and return the JSON-ready summary with totals."""
+    """Normalize every file with one parser and return the JSON-ready summary with totals."""
     files = [normalize_file(p, parser, provenance, out_dir, chunk_bytes, progress) for p in paths]
+    return _run_summary(files, provenance.source, provenance.source_format, provenance.proxy_host, sorted(parser.carried_columns))
+
+
+def sample_lines(path: Path, count: int = SAMPLE_LINES) -> list[str]:
+    """The first ``count`` non-blank lines of ``path`` (decompressed), for format detection."""
+    lines: list[str] = []
+    with open_raw(path) as stream:
+        for chunk in iter_line_chunks(stream, 1 << 20):
+            lines += chunk.lines["line"].head(count - len(lines)).to_list()
+            if len(lines) >= count:
+                break
+    return lines
+
+
+def normalize_detected(
+    paths: Sequence[Path],
+    options: ParserOptions,
+    source: str | None,
+    proxy_host: str | None,
+    out_dir: Path,
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: Progress | None = None,
+    announce: Progress | None = None,
+) -> dict[str, object]:
+    """``--format auto``: detect each file's format from its first lines, then normalize it.
+
+    ``announce`` receives one line per file naming the format chosen and why. The source
+    defaults to the detected format's name.
+    """
+    files: list[FileSummary] = []
+    for path in paths:
+        detection = detect_format(sample_lines(path), options, where=str(path))
+        try:
+            parser = build_parser(detection.format_name, detection.options)
+        except (FormatError, TimeZoneError) as exc:
+            raise FormatError(f"{path}: detected format {detection.format_name} ({detection.reason}), but {exc}") from None
+        if announce:
+            announce(f"{path}: format {detection.format_name} ({detection.reason})")
+        provenance = Provenance(source or detection.format_name, detection.format_name, proxy_host)
+        summary = normalize_file(path, parser, provenance, out_dir, chunk_bytes, progress)
+        summary.detected = detection.reason
+        files.append(summary)
+    formats = sorted({f.format for f in files})
+    sources = sorted({source or f.format for f in files})
+    carried = sorted(set.intersection(*(set(f.carried_columns) for f in files))) if files else []
+    return _run_summary(files, ",".join(sources), ",".join(formats), proxy_host, carried)
+
+
+def _run_summary(
+    files: list[FileSummary], source: str, source_format: str, proxy_host: str | None, carried: list[str]
+) -> dict[str, object]:
     totals = {
         key: sum(getattr(f, key) for f in files)
         for key in ("lines_in", "rows_out", "rejects_out", "skipped", "directives", "reencoded_lines")
     }
     return {
         "schema_version": SCHEMA_VERSION,
-        "source": provenance.source,
-        "source_format": provenance.source_format,
-        "proxy_host": provenance.proxy_host,
-        "carried_columns": sorted(parser.carried_columns),
+        "source": source,
+        "source_format": source_format,
+        "proxy_host": proxy_host,
+        "carried_columns": carried,
         "files": [{**asdict(f), "reconciled": f.reconciled} for f in files],
         "totals": {**totals, "files": len(files), "reconciled": all(f.reconciled for f in files)},
     }
