@@ -114,3 +114,12 @@ def test_syslog_prefixes_are_removed_from_directives_and_data(tmp_path: Path, pr
     rows, rejects = _normalize(tmp_path, prefix + HEADER + prefix + LINE.format(s=5, n=5))
     assert rejects.height == 0
     assert rows["client_ip"].to_list() == ["10.0.0.5"]
+
+
+def test_recommended_field_list_logs_every_required_field() -> None:
+    from transforms.parsers.elff import RECOMMENDED_FIELDS
+
+    required = {"event_time", "http_version", "http_method", "content_type", "user_agent", "referer", "response_bytes", "username"}
+    required |= {"client_ip", "client_port", "server_ip", "server_port", "url_host", "url", "status_code", "duration_ms", "proxy_action"}
+    assert required <= ElffParser(ParserOptions(logformat=RECOMMENDED_FIELDS)).carried_columns
+    assert PREDEFINED["vault"] == RECOMMENDED_FIELDS

@@ -46,9 +46,19 @@ from transforms.parsers.base import FormatError, ParseResult, ParserOptions, emp
 
 FORMAT_NAME = "elff"
 
-#: ProxySG's default access-log format (``bcreportermain_v1``), for logs shipped without
-#: ``#Fields:`` lines: ``--logformat bcreportermain_v1``.
+#: A ProxySG ELFF field list that logs every required field (docs/formats.md): the
+#: bcreportermain_v1 essentials plus the client port, HTTP version and the server's address.
+RECOMMENDED_FIELDS = (
+    "date time time-taken c-ip c-port cs-username cs-auth-group s-action sc-status cs-method cs-uri-scheme cs-host "
+    "cs-uri-port cs-uri-path cs-uri-query cs-version rs(Content-Type) cs(User-Agent) cs(Referer) sc-bytes cs-bytes "
+    "r-ip r-port s-ip x-exception-id sc-filter-result cs-categories x-virus-id"
+)
+
+#: Built-in field lists for logs shipped without ``#Fields:`` lines (``--logformat NAME``):
+#: ``vault`` is the one above; ``bcreportermain_v1`` is ProxySG's default main format for
+#: Reporter (Broadcom KB 168187; SGOS 6 added the two x-bluecoat-application fields).
 PREDEFINED = {
+    "vault": RECOMMENDED_FIELDS,
     "bcreportermain_v1": (
         "date time time-taken c-ip cs-username cs-auth-group x-exception-id sc-filter-result cs-categories cs(Referer) "
         "sc-status s-action cs-method rs(Content-Type) cs-uri-scheme cs-host cs-uri-port cs-uri-path cs-uri-query "
@@ -73,7 +83,7 @@ DIRECT_FIELDS: dict[str, tuple[str, ...]] = {
     "referer": ("cs(referer)",),
     "proxy_action": ("s-action",),
     "proxy_hierarchy": ("s-hierarchy",),
-    "server_ip": ("r-ip", "s-supplier-ip"),
+    "server_ip": ("r-ip", "r-supplier-ip", "s-supplier-ip"),
     "server_port": ("r-port", "cs-uri-port"),
 }
 URL_FIELDS = ("cs-uri", "cs-uri-scheme", "cs-host", "cs-uri-port", "cs-uri-path", "cs-uri-stem", "cs-uri-query")
