@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from transforms.parsers import clf, elff, squid, squid_logformat
+from transforms.parsers import clf, elff, squid, squid_logformat, umbrella_csv, zscaler_nss
 from transforms.parsers.base import FormatError, LineParser, ParseResult, ParserOptions
 
 
@@ -32,6 +32,8 @@ PARSERS: dict[str, FormatEntry] = {
         FormatEntry("elff", "W3C extended log format: BlueCoat/Symantec ProxySG, IIS (#Fields: directives or --logformat)", elff.build),
         FormatEntry("clf", "NCSA common log format: Apache/nginx common, Squid logformat common", clf.build_clf),
         FormatEntry("combined", "NCSA combined log format: Apache/nginx combined, Squid logformat combined", clf.build_combined),
+        FormatEntry("umbrella-csv", "Cisco Umbrella web (proxy) logs, CSV as exported to S3 (UTC)", umbrella_csv.build),
+        FormatEntry("zscaler-nss", "Zscaler ZIA NSS web feed, JSON records (needs --tz: the feed's zone)", zscaler_nss.build),
     )
 }
 
