@@ -10,5 +10,5 @@ from tests.conformance.summary import SUMMARY_KEY
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     table = config.stash.get(SUMMARY_KEY, None)
     if table:
-        terminalreporter.section("Squid conformance: agreement with other parsers")
+        terminalreporter.section("Conformance: agreement with other parsers")
         terminalreporter.write_line(table)

@@ -1,26 +1,23 @@
 """Other parsers' expected output for Squid lines, mapped onto our canonical columns.
 
 Each loader reads one third-party test file from the shared corpus (in place, never
-copied into this repository) and returns :class:`PeerCase` objects: the raw line and,
-per canonical column, the value the peer parser produced for it, converted to our
-units and types (ns -> ms, epoch-ms -> UTC instant, floats -> ints). ``None`` means
-the peer has no value for that column (field absent or empty).
-
-Only the mapping lives here; the comparison, the tallies and the documented
-differences live in ``test_squid_corpus.py``.
+copied into this repository) and returns a :class:`~tests.conformance.peer.PeerSource`
+(see ``peer.py`` for the model). Only the mapping lives here; the comparison, the
+tallies and the documented differences live in ``test_corpus.py``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.conformance.peer import PeerCase, PeerSource, Value, authority, epoch_ms_instant, get, integral, iso_instant, text
+from transforms.parsers import ParserOptions
 
 ELASTIC_DIR = Path("elastic-integrations/packages/squid/data_stream/log/_dev/test/pipeline")
 ELASTIC_NATIVE = ELASTIC_DIR / "test-access.log"
@@ -57,68 +54,6 @@ NATIVE_FIELDS = (
     "username",
 )
 EXTENSIVE_FIELDS = (*NATIVE_FIELDS, "client_port", "server_port", "server_ip", "http_version", "user_agent", "referer")
-
-Value = str | int | float | None
-
-
-@dataclass(frozen=True)
-class PeerCase:
-    """One raw line and what a peer parser made of it, in canonical column terms."""
-
-    case_id: str
-    line: str
-    expected: Mapping[str, Value]
-
-
-@dataclass(frozen=True)
-class PeerSource:
-    """A peer's test file: how we parse its lines and which columns are compared."""
-
-    name: str
-    description: str
-    parser: str
-    logformat: str | None
-    fields: tuple[str, ...]
-    cases: tuple[PeerCase, ...]
-    not_compared: Mapping[str, str] = field(default_factory=dict)
-
-
-def instant(value: datetime) -> str:
-    """A UTC instant at millisecond precision (truncated), the unit every peer shares."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def iso_instant(text: str) -> str:
-    """``2019-08-01T10:34:44.277000Z`` / ``2006-09-08T04:21:52.049Z`` -> millisecond instant."""
-    return instant(datetime.fromisoformat(text.replace("Z", "+00:00")))
-
-
-def epoch_ms_instant(ms: float) -> str:
-    return instant(datetime.fromtimestamp(int(ms) / 1000, tz=UTC))
-
-
-def get(doc: Mapping[str, Any], dotted: str) -> Any:
-    """``get(doc, "source.ip")``; ``None`` when any part is missing."""
-    node: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return None if node == "" else node
-
-
-def integral(value: Any, divisor: int = 1) -> Value:
-    """A count or a duration as an int; left as a float when it is not whole (so it disagrees)."""
-    if value is None:
-        return None
-    scaled = float(value) / divisor
-    return int(scaled) if scaled.is_integer() else scaled
-
-
-def text(value: Any) -> Value:
-    return None if value is None else str(value)
-
 
 # --- Elastic (ECS) -----------------------------------------------------------------------
 
@@ -165,7 +100,7 @@ def elastic_native(corpus: Path) -> PeerSource:
         name="elastic-native",
         description=f"Elastic integrations `{ELASTIC_NATIVE}` (native squid format)",
         parser="squid",
-        logformat=None,
+        options=ParserOptions(),
         fields=(*NATIVE_FIELDS, "server_ip", "proxy_hierarchy"),
         cases=_elastic_cases(corpus, ELASTIC_NATIVE),
         not_compared={"server_port": "Elastic sets url.port only for explicit ports (2 lines); no destination.port"},
@@ -177,7 +112,7 @@ def elastic_extensive(corpus: Path) -> PeerSource:
         name="elastic-extensive",
         description=f"Elastic integrations `{ELASTIC_EXTENSIVE}` (custom logformat, see ELASTIC_EXTENSIVE_LOGFORMAT)",
         parser="squid-logformat",
-        logformat=ELASTIC_EXTENSIVE_LOGFORMAT,
+        options=ParserOptions(logformat=ELASTIC_EXTENSIVE_LOGFORMAT),
         fields=(*EXTENSIVE_FIELDS, "proxy_hierarchy"),
         cases=_elastic_cases(corpus, ELASTIC_EXTENSIVE),
     )
@@ -203,14 +138,6 @@ def datadog_tests(yaml_text: str, count: int = DATADOG_TESTS) -> list[dict[str, 
     if len(tests) != count:
         raise ValueError(f"parsed {len(tests)} Datadog tests, expected {count}")
     return list(tests)
-
-
-def authority(host: Any, port: Any, path: Any = None) -> str | None:
-    """The request target of a CONNECT (``host:port``) rebuilt from a peer's split fields."""
-    if host is None or port is None:
-        return None
-    host = f"[{host}]" if ":" in str(host) else str(host)
-    return f"{host}:{int(port)}{path or ''}"
 
 
 def _datadog_expected(result: Mapping[str, Any]) -> dict[str, Value]:
@@ -243,7 +170,7 @@ def datadog(corpus: Path) -> PeerSource:
         name="datadog",
         description=f"Datadog integrations-core `{DATADOG_YAML}` (first {DATADOG_TESTS} tests)",
         parser="squid",
-        logformat=None,
+        options=ParserOptions(),
         fields=tuple(f for f in (*NATIVE_FIELDS, "server_ip", "proxy_hierarchy") if f != "username"),
         cases=cases,
         not_compared={
@@ -289,7 +216,7 @@ def sekoia(corpus: Path) -> PeerSource:
         name="sekoia",
         description=f"SEKOIA.IO intake-formats `{SEKOIA_DIR}/*.json`",
         parser="squid",
-        logformat=None,
+        options=ParserOptions(),
         fields=(*fields, "server_port", "user_agent", "referer", "proxy_hierarchy"),
         cases=tuple(cases),
         not_compared={
@@ -297,11 +224,3 @@ def sekoia(corpus: Path) -> PeerSource:
             "server_ip": "SEKOIA's destination.ip mixes the URL host and the hierarchy peer",
         },
     )
-
-
-LOADERS: dict[str, Callable[[Path], PeerSource]] = {
-    "elastic-native": elastic_native,
-    "elastic-extensive": elastic_extensive,
-    "datadog": datadog,
-    "sekoia": sekoia,
-}

@@ -4,5 +4,5 @@ from __future__ import annotations
 
 import pytest
 
-#: The rendered agreement table (Markdown), set by ``test_squid_corpus.py``.
+#: The rendered agreement table (Markdown), set by ``test_corpus.py``.
 SUMMARY_KEY = pytest.StashKey[str]()
