@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/normalize.py                  # 2,000,000 lines per kind
     .venv/bin/python benchmarks/normalize.py --lines 300000 --skip-baselines
+    .venv/bin/python benchmarks/normalize.py --kinds squid,clf,combined,elff,umbrella-csv,zscaler-nss --skip-baselines
     .venv/bin/python benchmarks/normalize.py --rss-input-gb 1  # also: peak RSS on a ~1 GB input
 
 Every engine runs in its own child process (this script re-invoked with ``--worker``).
@@ -18,6 +19,11 @@ time, interpreter start and imports included, is shown next to it.
 All three engines write the same Parquet schema (``CANONICAL_ARROW_SCHEMA``, zstd) with
 the same provenance constants, and their outputs are compared (row count and a few
 column aggregates) after the runs.
+
+The baselines exist for the two Squid kinds only (:data:`BASELINE_KINDS`). The other
+formats (NCSA common/combined, ProxySG ELFF, Umbrella CSV, Zscaler NSS) are timed with
+proxyvault alone and compared with the Squid native parser in the same run: each should
+reach at least half its lines/s (:data:`VS_SQUID_TARGET`).
 """
 
 from __future__ import annotations
@@ -40,20 +46,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("squid", "squid-recommended")
+KINDS = ("squid", "squid-recommended", "clf", "combined", "elff", "umbrella-csv", "zscaler-nss")  # proxyvault.sample kinds
+BASELINE_KINDS = ("squid", "squid-recommended")  # the kinds python-re and duckdb are written for
 ENGINES = ("proxyvault", "python-re", "duckdb")
 TARGETS = {"python-re": 8.0, "duckdb": 3.0}  # proxyvault must be at least this many times faster
+VS_SQUID_TARGET = 0.5  # every other format's parser: at least this share of the Squid native lines/s
 RSS_TARGET_MB = 1000.0  # on a 5 GB input
 MB = 1_000_000
 SOURCE = "bench"
 PROXY_HOST = "bench-proxy"
 
 
-def parser_args(kind: str) -> tuple[str, str | None]:
-    """proxyvault format name and logformat spec for a sample kind."""
-    from transforms.parsers.squid_logformat import RECOMMENDED
+def parser_args(kind: str) -> tuple[str, str | None, str | None]:
+    """proxyvault format name, logformat spec and time zone (``--tz``) for a sample kind."""
+    from proxyvault.sample import FORMATS
 
-    return ("squid", None) if kind == "squid" else ("squid-logformat", RECOMMENDED)
+    return FORMATS[kind]
 
 
 # --------------------------------------------------------------------------------------
@@ -65,8 +73,8 @@ def run_proxyvault(kind: str, path: Path, out: Path) -> dict[str, int]:
     from proxyvault.normalize import Provenance, normalize_files
     from transforms.parsers import ParserOptions, build_parser
 
-    name, spec = parser_args(kind)
-    parser = build_parser(name, ParserOptions(logformat=spec))
+    name, spec, tz = parser_args(kind)
+    parser = build_parser(name, ParserOptions(logformat=spec, tz=tz))
     summary = normalize_files([path], parser, Provenance(SOURCE, name, PROXY_HOST), out)
     totals = summary["totals"]
     assert isinstance(totals, dict)
@@ -207,6 +215,8 @@ def run_python_re(kind: str, path: Path, out: Path) -> dict[str, int]:
     from infra.rawfile import sha256_file
     from transforms.schema import CANONICAL_ARROW_SCHEMA, REJECTS_ARROW_SCHEMA
 
+    if kind not in BASELINE_KINDS:
+        raise ValueError(f"python-re has no regex for {kind}")
     sha = sha256_file(path)
     match = (NATIVE_RE if kind == "squid" else RECOMMENDED_RE).match
     convert = _native_row if kind == "squid" else _recommended_row
@@ -219,6 +229,7 @@ def run_python_re(kind: str, path: Path, out: Path) -> dict[str, int]:
     def flush(writer: pq.ParquetWriter, rows: list[tuple[Any, ...]], numbers: list[int]) -> None:
         columns: dict[str, Any] = dict(zip(data_names, zip(*rows, strict=True), strict=True))
         columns.update({name: [value] * len(rows) for name, value in constants.items()})
+        columns["extra"] = [None] * len(rows)  # the Squid formats carry nothing beyond the canonical columns
         columns["source_line"] = numbers
         writer.write_table(pa.Table.from_pydict(columns, schema=CANONICAL_ARROW_SCHEMA))
 
@@ -304,6 +315,8 @@ def _sql_str(value: str) -> str:
 
 
 def duckdb_sql(kind: str, path: Path, target: Path, sha: str) -> str:
+    if kind not in BASELINE_KINDS:
+        raise ValueError(f"duckdb has no regex for {kind}")
     pattern, names = DUCK_NATIVE if kind == "squid" else DUCK_RECOMMENDED
     has = set(names)
 
@@ -342,6 +355,7 @@ def duckdb_sql(kind: str, path: Path, target: Path, sha: str) -> str:
         {col("action")} AS proxy_action,
         {col("hier")} AS proxy_hierarchy,
         {_sql_str(PROXY_HOST)} AS proxy_host,
+        NULL AS extra,
         {_sql_str(SOURCE)} AS source,
         {_sql_str(parser_args(kind)[0])} AS source_format,
         {_sql_str(sha)} AS source_file_sha256,
@@ -356,6 +370,7 @@ def duckdb_sql(kind: str, path: Path, target: Path, sha: str) -> str:
         "request_bytes": "BIGINT",
         "duration_ms": "BIGINT",
         "source_line": "BIGINT",
+        "extra": "MAP(VARCHAR, VARCHAR)",
     }
     from transforms.schema import CANONICAL_ARROW_SCHEMA
 
@@ -562,8 +577,8 @@ def profile_phases(kind: str, path: Path, use_cprofile: bool) -> str:
     from transforms.parsers import ParserOptions, build_parser
     from transforms.schema import CANONICAL_ARROW_SCHEMA, CANONICAL_COLUMNS, REJECT_COLUMNS, conform, to_arrow
 
-    name, spec = parser_args(kind)
-    parser = build_parser(name, ParserOptions(logformat=spec))
+    name, spec, tz = parser_args(kind)
+    parser = build_parser(name, ParserOptions(logformat=spec, tz=tz))
     times: dict[str, float] = {}
 
     def timed(phase: str, start: float) -> None:
@@ -649,6 +664,34 @@ def fmt_ratios(runs: Sequence[Run]) -> str:
     return "\n".join(out)
 
 
+def fmt_vs_squid(runs: Sequence[Run]) -> str:
+    """proxyvault's lines/s on each kind as a share of its lines/s on Squid native, same run."""
+    pv = {r.kind: r for r in runs if r.engine == "proxyvault"}
+    squid = pv.get("squid")
+    others = [kind for kind in pv if kind != "squid"]
+    if not others:
+        return ""
+    if squid is None:
+        return "  (add squid to --kinds: the new formats are compared with the Squid native parser in the same run)"
+    base = squid.lines / squid.seconds
+    header = f"  {'kind':<18} {'lines/s':>11} {'MB/s':>7} {'vs squid':>9}   target"
+    out = [
+        header,
+        "  " + "-" * (len(header) - 2),
+        f"  {'squid':<18} {base:>11,.0f} {squid.input_bytes / MB / squid.seconds:>7.1f} {1:>9.2f}",
+    ]
+    for kind in others:
+        r = pv[kind]
+        rate = r.lines / r.seconds
+        ratio = rate / base
+        if kind in BASELINE_KINDS:
+            verdict = "n/a (a Squid kind: see the baselines)"
+        else:
+            verdict = f">= {VS_SQUID_TARGET:g}: {'MET' if ratio >= VS_SQUID_TARGET else 'NOT MET'}"
+        out.append(f"  {kind:<18} {rate:>11,.0f} {r.input_bytes / MB / r.seconds:>7.1f} {ratio:>9.2f}   {verdict}")
+    return "\n".join(out)
+
+
 def iter_kinds(text: str) -> Iterator[str]:
     for kind in (k.strip() for k in text.split(",")):
         if kind not in KINDS:
@@ -665,7 +708,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lines", type=int, default=2_000_000, help="lines per generated input (default 2,000,000)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated sample kinds (default {','.join(KINDS)})")
     p.add_argument("--workdir", type=Path, help="keep inputs and outputs here (default: a temporary directory, removed at the end)")
-    p.add_argument("--skip-baselines", action="store_true", help="time proxyvault only")
+    p.add_argument(
+        "--skip-baselines", action="store_true", help=f"time proxyvault only (the baselines exist for {', '.join(BASELINE_KINDS)} only)"
+    )
     p.add_argument("--profile-lines", type=int, default=500_000, help="lines for the in-process phase profile (0: skip; default 500,000)")
     p.add_argument("--cprofile", action="store_true", help="add a cProfile top 15 of parser.parse to the phase profile")
     p.add_argument("--rss-input-gb", type=float, default=0.0, help="also report proxyvault's peak RSS on an input of this many GB")
@@ -673,7 +718,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = list(iter_kinds(args.kinds))
     workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="proxyvault-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    engines = ("proxyvault",) if args.skip_baselines else ENGINES
     runs: list[Run] = []
     notes: list[str] = []
     profiles: list[str] = []
@@ -686,6 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             outs: dict[str, Path] = {}
+            engines = ENGINES if kind in BASELINE_KINDS and not args.skip_baselines else ("proxyvault",)
             for engine in engines:
                 outs[engine] = workdir / "out" / kind / engine
                 run = run_child(engine, kind, path, outs[engine], args.lines)
@@ -724,6 +769,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ratios:
         print("\nSpeed-up of proxyvault (baseline seconds / proxyvault seconds):")
         print(ratios)
+    vs_squid = fmt_vs_squid(runs)
+    if vs_squid:
+        print("\nproxyvault lines/s vs squid native in the same run (no python-re/duckdb baselines for these formats):")
+        print(vs_squid)
     print("\nChecks:")
     for note in notes:
         print(f"  {note}")

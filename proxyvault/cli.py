@@ -122,12 +122,26 @@ def _announce(message: str) -> None:
     print(f"proxyvault normalize: {message}", file=sys.stderr, flush=True)
 
 
+#: The demo's sources: (source name, sample kind, --tz of the feed, seed).
+DEMO_SOURCES: tuple[tuple[str, str, str | None, int], ...] = (
+    ("edge-squid", "squid", None, 1),
+    ("edge-squid-full", "squid-recommended", None, 2),
+    ("apache-reverse", "combined", None, 3),
+    ("apache-legacy", "clf", None, 7),
+    ("bluecoat-sg", "elff", None, 4),
+    ("umbrella", "umbrella-csv", None, 5),
+    ("zscaler", "zscaler-nss", "UTC", 6),  # the NSS feed writes GMT without an offset
+)
+DEMO_DAMAGED_EVERY = 5000
+
+
 def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser(
         "demo",
         help="run the pipeline on generated logs in a local directory",
-        description="Generate Squid logs (native and full logformat, with a few damaged lines), "
-        "normalize them, and print where the outputs are.",
+        description="Generate one log file per source (Squid native and full logformat, Apache combined and common, "
+        "ProxySG ELFF, Umbrella CSV, Zscaler NSS JSON; a few damaged lines each), normalize them "
+        "with --format auto, and print where the outputs are.",
     )
     p.add_argument("--out", metavar="DIR", type=Path, help="work directory (default: a new temporary one)")
     p.add_argument("--lines", type=int, default=20_000, help="lines per generated file (default 20000)")
@@ -136,25 +150,19 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from proxyvault.sample import write_sample
-    from transforms.parsers.squid_logformat import RECOMMENDED
 
     out = args.out or Path(tempfile.mkdtemp(prefix="proxyvault-demo-"))
     raw = out / "raw"
-    runs = [
-        ("squid", None, "edge-native", write_sample(raw / "edge-native" / "access.log", "squid", args.lines, seed=1, damaged_every=5000)),
-        (
-            "squid-logformat",
-            RECOMMENDED,
-            "edge-full",
-            write_sample(raw / "edge-full" / "access.log", "squid-recommended", args.lines, seed=2, damaged_every=5000),
-        ),
-    ]
     report: dict[str, object] = {}
-    for fmt, spec, source, path in runs:
-        parser = build_parser(fmt, ParserOptions(logformat=spec))
-        summary = normalize_files([path], parser, Provenance(source, fmt, "demo-proxy"), out / "normalized")
-        report[source] = summary["totals"]
-        print(f"{source:12} ({fmt}): {json.dumps(summary['totals'])}")
+    for source, kind, tz, seed in DEMO_SOURCES:
+        path = write_sample(raw / source / "access.log", kind, args.lines, seed=seed, damaged_every=DEMO_DAMAGED_EVERY)
+        summary = normalize_detected([path], ParserOptions(tz=tz), source, "demo-proxy", out / "normalized")
+        files, totals = summary["files"], summary["totals"]
+        assert isinstance(files, list) and isinstance(totals, dict)
+        file: dict[str, object] = files[0]
+        report[source] = {"format": file["format"], "detected": file["detected"], **totals, "reject_reasons": file["reject_reasons"]}
+        counts = {k: totals[k] for k in ("lines_in", "rows_out", "rejects_out", "directives", "reconciled")}
+        print(f"{source:15} {kind:18} -> {file['format']:16} {json.dumps(counts)}")
     summary_path = out / "demo-summary.json"
     summary_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"raw logs:        {raw}")
