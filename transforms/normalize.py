@@ -250,15 +250,15 @@ def pack_extra(frame: pl.DataFrame, fields: Mapping[str, str]) -> pl.DataFrame:
     names, columns = list(fields), list(fields.values())
     flat = frame.select(pl.concat_list([null_if_dash(pl.col(c)) for c in columns]).alias("_v")).to_series().explode()
     present = flat.is_not_null()
-    valid = present.to_numpy()
-    counts = valid.reshape(-1, len(names)).sum(axis=1)
-    offsets = np.zeros(frame.height + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    positions = np.tile(np.arange(len(names), dtype=np.int32), frame.height)[valid]
-    keys = pa.DictionaryArray.from_arrays(pa.array(positions), pa.array(names, pa.string())).dictionary_decode()
+    counts = present.reshape((frame.height, len(names))).arr.sum() if frame.height else pl.Series([], dtype=pl.UInt32)
+    offsets = pl.concat([pl.Series([0], dtype=pl.Int32), counts.cum_sum().cast(pl.Int32)])
+    positions = pl.Series(np.tile(np.arange(len(names), dtype=np.int32), frame.height)).filter(present)
+    # polars -> Arrow conversions only: numpy -> Arrow would import pandas (seconds, once per process).
+    dictionary = pl.Series(names, dtype=pl.String()).to_arrow().cast(pa.string())
+    keys = pa.DictionaryArray.from_arrays(positions.to_arrow(), dictionary).dictionary_decode()
     values = flat.filter(present).to_arrow().cast(pa.string())
-    entries = pa.MapArray.from_arrays(pa.array(offsets), keys, values, mask=pa.array(counts == 0))
-    extra = pl.Series("extra", entries, dtype=EXTRA_DTYPE) if len(entries) else pl.Series("extra", [], dtype=EXTRA_DTYPE)
+    entries = pa.MapArray.from_arrays(offsets.to_arrow(), keys, values, mask=(counts == 0).to_arrow())
+    extra = pl.Series("extra", [], dtype=EXTRA_DTYPE) if frame.height == 0 else pl.from_arrow(entries).alias("extra").cast(EXTRA_DTYPE)  # type: ignore[union-attr]
     return frame.drop(columns).with_columns(extra)
 
 
