@@ -219,11 +219,12 @@ class ElffParser:
     @property
     def carried_columns(self) -> frozenset[str]:
         """Columns the field lists seen so far can fill (all mappable ones before any)."""
-        lists = [n for n in self._seen] if self._seen else None
-        if lists is None:
-            names = set(self._default.lowered) if self._default else {f for fs in DIRECT_FIELDS.values() for f in fs} | set(URL_FIELDS)
+        if self._seen:
+            names = self._seen
+        elif self._default:
+            names = set(self._default.lowered)
         else:
-            names = set(lists)
+            names = {f for fs in DIRECT_FIELDS.values() for f in fs} | set(URL_FIELDS) | set(TIME_FIELDS)
         carried = {column for column, sources in DIRECT_FIELDS.items() if names & set(sources)}
         if names & set(URL_FIELDS):
             carried |= set(_URL_COLUMNS)
