@@ -48,7 +48,6 @@ class Detection:
     format_name: str
     options: ParserOptions
     reason: str
-    parsed: dict[str, int]  # candidate -> sample lines it parsed into rows
 
 
 def _probe_parser(name: str, options: ParserOptions) -> LineParser:
@@ -114,7 +113,7 @@ def detect_format(lines: Sequence[str], options: ParserOptions, where: str = "in
         )
     name, logformat = next((n, lf) for n, lf in CANDIDATES if _candidate_label(n, lf) == best)
     reason = f"{best_count} of the first {total} lines parse as {best}; next best {second} with {second_count}"
-    return Detection(name, dataclasses.replace(options, logformat=logformat), reason, parsed)
+    return Detection(name, dataclasses.replace(options, logformat=logformat), reason)
 
 
 def _excerpt(line: str, limit: int = 80) -> str:
