@@ -28,7 +28,7 @@ Choices:
   DST gap or overlap are rejected unless ``--ambiguous`` says which.
 - Placeholders: NSS writes ``None``, ``NA`` or ``N/A`` (and sometimes a lone space) for "no
   value"; those are null, in ``extra`` too. ``contenttype`` is a media type only when it
-  has a ``/`` (NSS writes ``Other`` for the rest).
+  has a ``/``; NSS writes ``Other`` for the rest, which is kept in ``extra``.
 - %-decoding: NSS %-encodes bytes outside printable ASCII and the feed's escape characters
   in its "encoded" fields (``eua``, ``elogin``, ``elocation``, ...: ``Mozilla/5.0%20(Windows``,
   ``Road%20Warrior``), but never ``%`` itself. ``user_agent`` and ``username`` are decoded
@@ -178,6 +178,8 @@ class ZscalerNssParser:
                 extra[name] = pl.when(epoch).then(blank[name]).otherwise(extra.get(name, pl.lit(None, pl.String)))
         aliased = {n for names in ALIASES.values() for n in names}
         extra.update({k: blank[k] for k in keys if k not in aliased})
+        if "contenttype" in present:  # NSS's "Other" is no media type: not content_type, but kept
+            extra["contenttype"] = pl.when(~blank["contenttype"].str.contains("/", literal=True)).then(blank["contenttype"])
         proto = pl.coalesce([blank[k] for k in PROTO_KEYS if k in present]) if present & set(PROTO_KEYS) else pl.lit(None, pl.String)
 
         out = records.lazy().select(
