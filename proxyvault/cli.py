@@ -6,19 +6,30 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
+from infra.config import Config, ConfigError, load_config, replace_policy
 from infra.rawfile import InputError
 from proxyvault import __version__
-from proxyvault.normalize import Provenance, ReconciliationError, normalize_detected, normalize_files, stderr_progress
+from proxyvault.normalize import (
+    Provenance,
+    ReconciliationError,
+    ValidationRun,
+    normalize_detected,
+    normalize_files,
+    stderr_progress,
+)
+from proxyvault.validate import ValidationFailed, render_completeness
 from transforms.normalize import TimeZoneError
 from transforms.parsers import PARSERS, FormatError, ParserOptions, build_parser
 from transforms.parsers.elff import PREDEFINED as ELFF_PREDEFINED
 from transforms.parsers.squid_logformat import PREDEFINED, logformat_from_squid_conf
 
 EXIT_USAGE = 2
+EXIT_VALIDATION = 3
 
 
 class UsageError(Exception):
@@ -30,19 +41,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _add_normalize(sub: argparse._SubParsersAction[_Parser]) -> None:
-    p = sub.add_parser(
-        "normalize",
-        help="raw proxy logs -> canonical Parquet + rejects, with a JSON summary on stdout",
-        description="Normalize raw proxy log files (plain, .gz or .zst) to canonical Parquet under "
-        "OUT/events/ and OUT/rejects/, and print a JSON summary. Every line is accounted for: "
-        "lines_in == rows_out + rejects_out + skipped + directives.",
-    )
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    """Options that say what the inputs are; a configured ``--source`` supplies defaults."""
     p.add_argument(
         "--format",
-        required=True,
         choices=[*PARSERS, "auto"],
-        help="log format of the inputs; 'auto' detects it per file from its first lines and says why",
+        help="log format of the inputs ('auto' detects it per file from its first lines and says why); "
+        "default: the configured source's format",
     )
     p.add_argument(
         "--logformat",
@@ -59,11 +64,58 @@ def _add_normalize(sub: argparse._SubParsersAction[_Parser]) -> None:
         default="raise",
         help="what a local time in a DST overlap means (default: reject it)",
     )
-    p.add_argument("--source", metavar="NAME", help="configured source name (default: the format name)")
+    p.add_argument("--source", metavar="NAME", help="source name; a source in the config brings its format, zone and thresholds")
     p.add_argument("--proxy-host", metavar="NAME", help="which proxy wrote the logs")
+    p.add_argument("--config", metavar="FILE", type=Path, help="sources config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    p.add_argument(
+        "--engine",
+        choices=["polars", "great_expectations"],
+        help="run the expectation suites with polars (fast, the default) or great-expectations itself",
+    )
+    p.add_argument("--received-at", metavar="TIME", type=_utc_time, help="when the files were received (default: their mtime)")
+    p.add_argument("--window-start", metavar="TIME", type=_utc_time, help="start of the files' rotation window (ISO 8601 with offset)")
+    p.add_argument("--window-end", metavar="TIME", type=_utc_time, help="end of the files' rotation window")
+    p.add_argument("inputs", metavar="INPUT", nargs="+", type=Path, help="raw log files (plain, .gz or .zst)")
+
+
+def _add_normalize(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "normalize",
+        help="raw proxy logs -> canonical Parquet + rejects + validation, with a JSON summary on stdout",
+        description="Normalize raw proxy log files (plain, .gz or .zst) to canonical Parquet under "
+        "OUT/events/ and OUT/rejects/, validate each file's batch (report in OUT/validation/, "
+        "policy from the source config), and print a JSON summary. Every line is accounted for: "
+        "lines_in == rows_out + rejects_out + skipped + directives. Exit 3 when a batch fails "
+        "validation under the policy 'fail'.",
+    )
+    _add_source_options(p)
     p.add_argument("--out", metavar="DIR", required=True, type=Path, help="output directory")
-    p.add_argument("inputs", metavar="INPUT", nargs="+", type=Path, help="raw log files")
+    p.add_argument("--no-validate", action="store_true", help="skip validation (no report, no policy)")
     p.set_defaults(run=_run_normalize)
+
+
+def _add_completeness(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "completeness",
+        help="which required fields each input carries, how complete they are, and what would fix the gaps",
+        description="Normalize and validate the inputs in a scratch directory and print, per file, a table of "
+        "the required fields: carried by the format?, share of rows that have it, the source's threshold, "
+        "status; then what the format does not log and the proxy setting that would log it. "
+        "Exit 1 when a file fails validation.",
+    )
+    _add_source_options(p)
+    p.add_argument("--json", action="store_true", help="print the reports as JSON instead of tables")
+    p.set_defaults(run=_run_completeness)
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 time; write e.g. 2026-11-22T09:00:00Z") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"'{text}' has no UTC offset; add Z or +01:00")
+    return value.astimezone(UTC)
 
 
 def _resolve_logformat(args: argparse.Namespace) -> str | None:
@@ -97,29 +149,88 @@ def _resolve_logformat(args: argparse.Namespace) -> str | None:
     return str(spec)
 
 
-def _run_normalize(args: argparse.Namespace) -> int:
-    options = ParserOptions(tz=args.tz, ambiguous=args.ambiguous, logformat=_resolve_logformat(args))
+def _normalize_inputs(args: argparse.Namespace, out: Path, validate: Literal["no", "pipeline", "report"]) -> dict[str, object]:
+    """Normalize ``args.inputs`` into ``out`` as the source options say, and validate them:
+    as a pipeline step (the source's policy applies) or for a report (nothing moves, nothing fails)."""
+    config = load_config(args.config)
+    source = config.source(args.source) if args.source else None
+    args.format = args.format or (source.format if source else None)
+    if args.format is None:
+        hint = f"source '{args.source}' has no format in the config" if args.source else "no --source from the config gives one"
+        raise UsageError(f"--format is required: {hint}; give --format NAME or --format auto")
+    if source and source.logformat and not (args.logformat or args.squid_conf or args.logformat_name):
+        args.logformat = source.logformat
+    options = ParserOptions(tz=args.tz or (source.tz if source else None), ambiguous=args.ambiguous, logformat=_resolve_logformat(args))
+    proxy_host = args.proxy_host or (source.proxy_host if source else None)
+    validation = None if validate == "no" else _validation_for(config, args, report_only=validate == "report")
     missing = [p for p in args.inputs if not p.is_file()]
     if args.format == "auto":
         if missing:
             raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
-        summary = normalize_detected(
-            args.inputs, options, args.source, args.proxy_host, args.out, progress=stderr_progress, announce=_announce
+        return normalize_detected(
+            args.inputs, options, args.source, proxy_host, out, progress=stderr_progress, announce=_announcer(args), validation=validation
         )
-    else:
-        parser = build_parser(args.format, options)
-        if missing:
-            raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
-        provenance = Provenance(source=args.source or args.format, source_format=args.format, proxy_host=args.proxy_host)
-        summary = normalize_files(args.inputs, parser, provenance, args.out, progress=stderr_progress)
+    parser = build_parser(args.format, options)
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
+    provenance = Provenance(source=args.source or args.format, source_format=args.format, proxy_host=proxy_host)
+    return normalize_files(args.inputs, parser, provenance, out, progress=stderr_progress, validation=validation)
+
+
+def _validation_for(config: Config, args: argparse.Namespace, report_only: bool) -> ValidationRun:
+    # an unconfigured --source (or none: the format's name) gets the global defaults
+    settings = config.source(args.source).validation if args.source else config.validation
+    return ValidationRun(
+        settings=replace_policy(settings, "archive_and_alert") if report_only else settings,
+        engine=args.engine or config.engine,
+        received_at=args.received_at,
+        window_start=args.window_start,
+        window_end=args.window_end,
+        alert=None if report_only else _stderr_line,
+    )
+
+
+def _run_normalize(args: argparse.Namespace) -> int:
+    summary = _normalize_inputs(args, args.out, "no" if args.no_validate else "pipeline")
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 
 
-def _announce(message: str) -> None:
-    print(f"proxyvault normalize: {message}", file=sys.stderr, flush=True)
+def _run_completeness(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="proxyvault-completeness-") as scratch:
+        summary = _normalize_inputs(args, Path(scratch), "report")
+        files = summary["files"]
+        assert isinstance(files, list)
+        reports = [json.loads(Path(f["validation"]["report_path"]).read_text(encoding="utf-8")) for f in files]
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        out = [{"input": f["input"], **completeness_view(r)} for f, r in zip(files, reports, strict=True)]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        for f, report in zip(files, reports, strict=True):
+            print(f"{f['input']}")
+            print(render_completeness(report))
+    return 1 if any(r["status"] == "failed" for r in reports) else 0
+
+
+def completeness_view(report: dict[str, object]) -> dict[str, object]:
+    """The parts of a validation report that ``completeness --json`` prints."""
+    keys = ("batch", "status", "completeness", "not_logged_by_this_source", "advice", "failures", "notices")
+    return {k: report[k] for k in keys}
+
+
+def _announcer(args: argparse.Namespace) -> Callable[[str], None]:
+    def announce(message: str) -> None:
+        print(f"proxyvault {args.command}: {message}", file=sys.stderr, flush=True)
+
+    return announce
+
+
+def _stderr_line(message: str) -> None:
+    print(f"proxyvault: {message}", file=sys.stderr, flush=True)
 
 
 #: The demo's sources: (source name, sample kind, --tz of the feed, seed).
@@ -177,6 +288,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"proxyvault {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_normalize(sub)
+    _add_completeness(sub)
     _add_demo(sub)
     return parser
 
@@ -185,9 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_arg_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, FormatError, TimeZoneError, InputError) as exc:
+    except (UsageError, FormatError, TimeZoneError, InputError, ConfigError) as exc:
         print(f"proxyvault {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValidationFailed as exc:
+        print(f"proxyvault {args.command}: {exc}", file=sys.stderr)
+        return EXIT_VALIDATION
     except ReconciliationError as exc:
         print(f"proxyvault {args.command}: internal error, lines do not reconcile: {exc}", file=sys.stderr)
         return 1

@@ -11,13 +11,15 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from infra.config import ValidationSettings
 from infra.rawfile import CHUNK_BYTES, compression_of, iter_line_chunks, open_raw, sha256_file
 from transforms.normalize import TimeZoneError
 from transforms.parsers import FormatError, LineParser, ParserOptions, build_parser
@@ -32,6 +34,20 @@ from transforms.schema import (
 )
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ValidationRun:
+    """Validate each file's batch after normalizing it (see :mod:`proxyvault.validate`)."""
+
+    settings: ValidationSettings = field(default_factory=ValidationSettings)
+    engine: str = "polars"
+    #: When the file was received; default: its modification time (when its writer closed it).
+    received_at: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    #: Receives one line per failed batch under ``archive_and_alert``.
+    alert: Progress | None = None
 
 
 class ReconciliationError(RuntimeError):
@@ -66,6 +82,7 @@ class FileSummary:
     format: str = ""
     detected: str | None = None  # why --format auto chose ``format``
     carried_columns: list[str] = field(default_factory=list)
+    validation: dict[str, Any] | None = None
 
     @property
     def reconciled(self) -> bool:
@@ -97,11 +114,14 @@ def normalize_file(
     out_dir: Path,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
+    validation: ValidationRun | None = None,
 ) -> FileSummary:
     """Normalize one raw file to ``out_dir/events/`` and ``out_dir/rejects/``.
 
     Output files are named by the input's SHA-256, so re-running writes the same bytes
     to the same paths. Memory is bounded by ``chunk_bytes`` whatever the file size.
+    With ``validation``, the batch is then validated and its policy applied
+    (:func:`validate_file`).
     """
     with open_raw(path) as stream:  # fails first, with a clear message, on a missing file
         sha = sha256_file(path)
@@ -160,7 +180,68 @@ def normalize_file(
             f"{path}: lines_in {summary.lines_in} != rows {summary.rows_out} + rejects {summary.rejects_out}"
             f" + skipped {summary.skipped} + directives {summary.directives}"
         )
+    if validation is not None:
+        validate_file(path, summary, provenance, out_dir, validation)
     return summary
+
+
+def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_dir: Path, run: ValidationRun) -> None:
+    """Validate the batch ``summary`` describes, write its report, apply the policy.
+
+    The report goes to ``out_dir/validation/source=S/part-<hash>.json``. A failed batch
+    under ``quarantine`` moves to ``out_dir/quarantine/``; under ``fail`` it raises
+    :class:`~proxyvault.validate.ValidationFailed` after the report is written.
+    """
+    from proxyvault.validate import Batch, ValidationFailed, validate_batch, write_report
+
+    events_path = Path(summary.events_path)
+    quarantine_path = _output_path(out_dir, "quarantine", provenance.source, summary.source_file_sha256)
+    received_at = run.received_at or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    batch = Batch(
+        events=pl.scan_parquet(events_path),
+        source=provenance.source,
+        source_format=provenance.source_format,
+        source_file_sha256=summary.source_file_sha256,
+        carried_columns=summary.carried_columns,
+        received_at=received_at,
+        window_start=run.window_start,
+        window_end=run.window_end,
+    )
+    report = validate_batch(batch, run.settings, run.engine)
+    report_path = _output_path(out_dir, "validation", provenance.source, summary.source_file_sha256).with_suffix(".json")
+    report_sha = write_report(report, report_path)
+    failed = report["status"] == "failed"
+    action = "archive" if not failed else run.settings.policy
+    summary.validation = {
+        "status": report["status"],
+        "policy": run.settings.policy,
+        "action": action,
+        "failures": report["failures"],
+        "notices": report["notices"],
+        "not_logged_by_this_source": report["not_logged_by_this_source"],
+        "advice": report["advice"],
+        "completeness": report["completeness"],
+        "clock_flags": report["clock"]["flags"],
+        "report_path": str(report_path),
+        "report_sha256": report_sha,
+    }
+    if action != "quarantine":
+        # a re-run judges the batch afresh; an earlier run's quarantined copy (the same
+        # bytes, written from the same input) must not leave the rows in two places
+        quarantine_path.unlink(missing_ok=True)
+    if not failed:
+        return
+    first = f"{report['failures'][0]}" + (f" (+{len(report['failures']) - 1} more)" if len(report["failures"]) > 1 else "")
+    if action == "quarantine":
+        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+        events_path.replace(quarantine_path)
+        summary.events_path = str(quarantine_path)
+    elif action == "fail":
+        raise ValidationFailed(f"{path}: source '{provenance.source}' failed validation (policy fail): {first}; report: {report_path}")
+    elif run.alert:
+        run.alert(
+            f"ALERT {path}: source '{provenance.source}' failed validation, archived and marked failed: {first}; report: {report_path}"
+        )
 
 
 def normalize_files(
@@ -170,9 +251,10 @@ def normalize_files(
     out_dir: Path,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
+    validation: ValidationRun | None = None,
 ) -> dict[str, object]:
     """Normalize every file with one parser and return the JSON-ready summary with totals."""
-    files = [normalize_file(p, parser, provenance, out_dir, chunk_bytes, progress) for p in paths]
+    files = [normalize_file(p, parser, provenance, out_dir, chunk_bytes, progress, validation) for p in paths]
     return _run_summary(files, provenance.source, provenance.source_format, provenance.proxy_host, sorted(parser.carried_columns))
 
 
@@ -196,6 +278,7 @@ def normalize_detected(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
     announce: Progress | None = None,
+    validation: ValidationRun | None = None,
 ) -> dict[str, object]:
     """``--format auto``: detect each file's format from its first lines, then normalize it.
 
@@ -212,7 +295,7 @@ def normalize_detected(
         if announce:
             announce(f"{path}: format {detection.format_name} ({detection.reason})")
         provenance = Provenance(source or detection.format_name, detection.format_name, proxy_host)
-        summary = normalize_file(path, parser, provenance, out_dir, chunk_bytes, progress)
+        summary = normalize_file(path, parser, provenance, out_dir, chunk_bytes, progress, validation)
         summary.detected = detection.reason
         files.append(summary)
     formats = sorted({f.format for f in files})
@@ -224,10 +307,13 @@ def normalize_detected(
 def _run_summary(
     files: list[FileSummary], source: str, source_format: str, proxy_host: str | None, carried: list[str]
 ) -> dict[str, object]:
-    totals = {
+    totals: dict[str, object] = {
         key: sum(getattr(f, key) for f in files)
         for key in ("lines_in", "rows_out", "rejects_out", "skipped", "directives", "reencoded_lines")
     }
+    validated = [f.validation for f in files if f.validation is not None]
+    if validated:
+        totals["validation_failed"] = sum(v["status"] == "failed" for v in validated)
     return {
         "schema_version": SCHEMA_VERSION,
         "source": source,

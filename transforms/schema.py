@@ -59,6 +59,28 @@ REJECT_COLUMNS: dict[str, pl.DataType] = {
     "reason": pl.String(),
 }
 
+#: The required fields of ``design/MISSION.md`` (seed 001) as canonical columns, in its
+#: order: what an incident responder needs from every request. Completeness is judged on these.
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "event_time",
+    "http_version",
+    "http_method",
+    "content_type",
+    "user_agent",
+    "referer",
+    "response_bytes",
+    "username",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "url_host",
+    "url",
+    "status_code",
+    "duration_ms",
+    "proxy_action",
+)
+
 #: Columns every parser must fill itself (the rest of the provenance is added by the caller).
 PROVENANCE_COLUMNS = ("proxy_host", "source", "source_format", "source_file_sha256")
 

@@ -18,30 +18,11 @@ from tests.conftest import REPO
 from transforms.parsers import PARSERS, ParserOptions, build_parser
 from transforms.parsers.elff import RECOMMENDED_FIELDS
 from transforms.parsers.squid_logformat import RECOMMENDED
+from transforms.schema import REQUIRED_FIELDS as REQUIRED
 
 DOC = REPO / "docs" / "formats.md"
 BEGIN, END = "<!-- BEGIN GENERATED: tests/unit/test_formats_doc.py -->", "<!-- END GENERATED -->"
 
-#: The required fields of ../shared/design/MISSION.md, as canonical columns, in its order.
-REQUIRED = (
-    "event_time",
-    "http_version",
-    "http_method",
-    "content_type",
-    "user_agent",
-    "referer",
-    "response_bytes",
-    "username",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "url_host",
-    "url",
-    "status_code",
-    "duration_ms",
-    "proxy_action",
-)
 
 #: (row label, format, options) for every row of the table.
 CONFIGURATIONS: tuple[tuple[str, str, ParserOptions], ...] = (

@@ -18,16 +18,20 @@ class FormatEntry:
     name: str
     summary: str
     build: Callable[[ParserOptions], LineParser]
+    #: Whether the logged time is when the request *started* (written at its end, so a
+    #: long request appears late in the file with an early time) or when it completed.
+    logs_start_time: bool = True
 
 
 PARSERS: dict[str, FormatEntry] = {
     entry.name: entry
     for entry in (
-        FormatEntry("squid", "Squid native access.log (logformat squid)", squid.build),
+        FormatEntry("squid", "Squid native access.log (logformat squid)", squid.build, logs_start_time=False),
         FormatEntry(
             "squid-logformat",
             "Squid access.log written with any logformat spec (--logformat or --squid-conf)",
             squid_logformat.build,
+            logs_start_time=False,  # every %t code is the time the entry was logged
         ),
         FormatEntry("elff", "W3C extended log format: BlueCoat/Symantec ProxySG, IIS (#Fields: directives or --logformat)", elff.build),
         FormatEntry("clf", "NCSA common log format: Apache/nginx common, Squid logformat common", clf.build_clf),

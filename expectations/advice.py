@@ -1,0 +1,91 @@
+"""What to change at the proxy so that a source logs the required fields it lacks.
+
+An auditor's finding is only useful with its fix: "format squid does not log user_agent
+...: use logformat ...". The proxy-side settings quoted here are the ones
+``docs/formats.md`` documents and the tests check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from transforms.parsers.elff import DIRECT_FIELDS
+from transforms.parsers.squid_logformat import RECOMMENDED
+
+#: The Squid logformat code that logs each required field (squid.conf.documented).
+SQUID_CODES: dict[str, str] = {
+    "event_time": "%ts.%03tu",
+    "http_version": "%rv",
+    "http_method": "%rm",
+    "content_type": "%mt",
+    "user_agent": '"%{User-Agent}>h"',
+    "referer": '"%{Referer}>h"',
+    "response_bytes": "%<st",
+    "username": "%[un",
+    "client_ip": "%>a",
+    "client_port": "%>p",
+    "server_ip": "%<a",
+    "server_port": "%<p",
+    "url_host": "%ru",
+    "url": "%ru",
+    "status_code": "%>Hs",
+    "duration_ms": "%tr",
+    "proxy_action": "%Ss",
+}
+
+#: The ELFF field that logs each required field (ProxySG names, as in #Fields: lines).
+ELFF_FIELDS: dict[str, str] = {
+    "event_time": "date time",
+    "url_host": "cs-host",
+    "url": "cs-uri-scheme cs-host cs-uri-port cs-uri-path cs-uri-query",
+    **{column: names[0] for column, names in DIRECT_FIELDS.items()},
+}
+ELFF_FIELDS = {
+    k: v.replace("(content-type)", "(Content-Type)").replace("(user-agent)", "(User-Agent)").replace("(referer)", "(Referer)")
+    for k, v in ELFF_FIELDS.items()
+}
+
+SEE = "(see docs/formats.md)"
+
+
+def advice(source_format: str, not_logged: Sequence[str]) -> str | None:
+    """One line: which required fields the format lacks and what would log them.
+
+    >>> print(advice("squid", ["user_agent", "referer"]))  # doctest: +ELLIPSIS
+    format squid does not log user_agent, referer: use logformat vault '%ts.%03tu ...' ... (see docs/formats.md)
+    >>> advice("squid", []) is None
+    True
+    """
+    if not not_logged:
+        return None
+    fields = ", ".join(not_logged)
+    lacks = f"format {source_format} does not log {fields}"
+    if source_format == "squid":
+        return (
+            f"{lacks}: use logformat vault '{RECOMMENDED}' with 'access_log <path> vault' in squid.conf "
+            f"and read it with --format squid-logformat --logformat vault {SEE}"
+        )
+    if source_format == "squid-logformat":
+        codes = " ".join(dict.fromkeys(SQUID_CODES[f] for f in not_logged if f in SQUID_CODES))
+        return f"{lacks}: add {codes} to the logformat, or use the recommended logformat vault {SEE}"
+    if source_format == "elff":
+        names = " ".join(dict.fromkeys(ELFF_FIELDS[f] for f in not_logged if f in ELFF_FIELDS))
+        return f"{lacks}: add {names} to the ProxySG access log format, or use the recommended field list {SEE}"
+    if source_format in ("clf", "combined"):
+        gained = [f for f in ("referer", "user_agent") if f in not_logged]
+        rest = [f for f in not_logged if f not in gained]
+        parts = []
+        if source_format == "clf" and gained:
+            parts.append(f"log in the combined format to gain {', '.join(gained)}")
+        if rest:
+            parts.append(
+                f"NCSA formats cannot carry {', '.join(rest)}: for a Squid, use the recommended logformat vault "
+                "(--format squid-logformat); for a ProxySG, the recommended ELFF field list"
+            )
+        return f"{lacks}: {'; '.join(parts)} {SEE}"
+    if source_format == "umbrella-csv":
+        return f"{lacks}: Cisco's CSV export has no such columns and no setting adds them; record the gap {SEE}"
+    if source_format == "zscaler-nss":
+        extra = " (NSS's stime/ctime are kept in extra)" if "duration_ms" in not_logged else ""
+        return f"{lacks}: the NSS web feed has no field proxyvault maps to it{extra}; record the gap {SEE}"
+    return f"{lacks} {SEE}"
