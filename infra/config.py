@@ -40,7 +40,8 @@ CONFIG_ENV = "PROXYVAULT_CONFIG"
 
 #: Default completeness thresholds: the fraction of rows that must carry each required
 #: field, when the format can carry it. They are what a healthy forward proxy logs:
-#: every request has a time, method, URL, status and client; a denial or a cache hit has
+#: every request has a time, status and client, and all but a few errors (a connection
+#: closed before its request line) a method and URL; a denial or a cache hit has
 #: no upstream server, a CONNECT tunnel or a 304 no content type, a direct visit no
 #: referer, an anonymous user no name. A proxy that stops logging a field falls far
 #: below these; per-source settings tighten them (``username = 0.95`` where everyone
@@ -48,7 +49,7 @@ CONFIG_ENV = "PROXYVAULT_CONFIG"
 DEFAULT_MOSTLY: Mapping[str, float] = {
     "event_time": 1.0,
     "http_version": 0.9,
-    "http_method": 1.0,
+    "http_method": 0.99,
     "content_type": 0.3,
     "user_agent": 0.9,
     "referer": 0.05,
@@ -59,7 +60,7 @@ DEFAULT_MOSTLY: Mapping[str, float] = {
     "server_ip": 0.3,
     "server_port": 0.9,
     "url_host": 0.95,
-    "url": 1.0,
+    "url": 0.99,
     "status_code": 1.0,
     "duration_ms": 0.99,
     "proxy_action": 0.99,

@@ -321,3 +321,36 @@ def test_native_log_agrees(scenario: Scenario, capsys: pytest.CaptureFixture[str
     # What the native format does not log stays null rather than guessed.
     for column in ("client_port", "request_bytes", "http_version", "user_agent", "referer"):
         assert native[column].null_count() == native.height, column
+
+
+def _completeness(scenario: Scenario, capsys: pytest.CaptureFixture[str], log: Path, *format_args: str) -> dict[str, Any]:
+    capsys.readouterr()
+    window = ["--window-start", scenario.started.isoformat(), "--window-end", scenario.finished.isoformat()]
+    code = main(["completeness", "--json", *format_args, *window, "--source", log.stem, str(log)])
+    (report,) = json.loads(capsys.readouterr().out)
+    assert code == (1 if report["status"] == "failed" else 0)
+    return dict(report)
+
+
+def test_native_log_is_reported_with_exactly_what_it_lacks(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+    native_log = scenario.squid.native_log_path
+    assert native_log is not None
+    report = _completeness(scenario, capsys, native_log, "--format", "squid")
+    assert report["not_logged_by_this_source"] == ["http_version", "user_agent", "referer", "client_port"]
+    assert report["advice"].startswith("format squid does not log http_version, user_agent, referer, client_port: use logformat vault '")
+    rows = {row["field"]: row for row in report["completeness"]}
+    assert [f for f, row in rows.items() if row["status"] == "not logged"] == report["not_logged_by_this_source"]
+    # every request went to the origin, so each carried field is present except on the probe's row
+    assert rows["client_ip"]["present"] == rows["client_ip"]["rows"] == len(scenario.sent) + 1
+    assert rows["url_host"]["present"] == len(scenario.sent)
+    # Squid's clock is this machine's: nothing outside the window, nothing in the future
+    assert not any(f.startswith("clock:") for f in report["failures"])
+
+
+def test_vault_log_lacks_nothing(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = ["--format", "squid-logformat", "--squid-conf", str(scenario.squid.conf_path), "--logformat-name", LOGFORMAT_NAME]
+    report = _completeness(scenario, capsys, scenario.squid.access_log_path, *conf)
+    assert report["not_logged_by_this_source"] == [] and report["advice"] is None
+    rows = {row["field"]: row for row in report["completeness"]}
+    assert rows["user_agent"]["present"] == len(scenario.sent) - 1  # GET /missing sent none
+    assert rows["client_port"]["present"] == rows["client_port"]["rows"]
