@@ -33,16 +33,22 @@ SQUID_CODES: dict[str, str] = {
     "proxy_action": "%Ss",
 }
 
+_HEADER_CASE = {"(content-type)": "(Content-Type)", "(user-agent)": "(User-Agent)", "(referer)": "(Referer)"}
+
+
+def _proxysg_name(field: str) -> str:
+    """The parser matches ELFF names case-blind; ProxySG writes header names capitalized."""
+    for lower, proper in _HEADER_CASE.items():
+        field = field.replace(lower, proper)
+    return field
+
+
 #: The ELFF field that logs each required field (ProxySG names, as in #Fields: lines).
 ELFF_FIELDS: dict[str, str] = {
     "event_time": "date time",
     "url_host": "cs-host",
     "url": "cs-uri-scheme cs-host cs-uri-port cs-uri-path cs-uri-query",
-    **{column: names[0] for column, names in DIRECT_FIELDS.items()},
-}
-ELFF_FIELDS = {
-    k: v.replace("(content-type)", "(Content-Type)").replace("(user-agent)", "(User-Agent)").replace("(referer)", "(Referer)")
-    for k, v in ELFF_FIELDS.items()
+    **{column: _proxysg_name(names[0]) for column, names in DIRECT_FIELDS.items()},
 }
 
 SEE = "(see docs/formats.md)"

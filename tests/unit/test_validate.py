@@ -163,3 +163,23 @@ def test_format_comes_from_the_config(tmp_path: Path, clean_log: Path, capsys: p
     capsys.readouterr()
     assert main(["normalize", "--out", str(tmp_path / "p"), "--source", "unknown", str(clean_log)]) == 2
     assert "--format is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("source_format", "missing", "expected"),
+    [
+        pytest.param("squid-logformat", ["user_agent", "client_port"], 'add "%{User-Agent}>h" %>p to the logformat', id="logformat"),
+        pytest.param("elff", ["http_version", "user_agent"], "add cs-version cs(User-Agent) to the ProxySG access log format", id="elff"),
+        pytest.param(
+            "clf", ["referer", "user_agent", "duration_ms"], "log in the combined format to gain referer, user_agent; NCSA", id="clf"
+        ),
+        pytest.param("umbrella-csv", ["client_port"], "no setting adds them", id="umbrella"),
+        pytest.param("zscaler-nss", ["duration_ms"], "(NSS's stime/ctime are kept in extra)", id="nss"),
+    ],
+)
+def test_advice_names_the_fix(source_format: str, missing: list[str], expected: str) -> None:
+    from expectations.advice import advice
+
+    text = advice(source_format, missing)
+    assert text is not None and text.startswith(f"format {source_format} does not log {', '.join(missing)}: ")
+    assert expected in text and text.endswith("(see docs/formats.md)")
