@@ -40,7 +40,7 @@ class ClockFlag:
 
 
 def clock_flags(frame: pl.DataFrame | pl.LazyFrame, window: EventWindow) -> list[ClockFlag]:
-    """The clock problems of a batch of canonical rows (file order = ``source_line`` order).
+    """The clock problems of the canonical rows of one source file (in ``source_line`` order).
 
     >>> from datetime import UTC, timedelta
     >>> t = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -50,8 +50,9 @@ def clock_flags(frame: pl.DataFrame | pl.LazyFrame, window: EventWindow) -> list
     [('future', 1, 3), ('backwards', 1, 2)]
     """
     allowance = window.skew + window.start_allowance
-    ordered = frame.lazy().select("source_file_sha256", "source_line", "event_time").sort("source_file_sha256", "source_line")
-    latest_before = pl.col("event_time").cum_max().shift(1).over("source_file_sha256")
+    # One file per batch: ordering by the line alone is 5x cheaper than by (file hash, line).
+    ordered = frame.lazy().select("source_file_sha256", "source_line", "event_time").sort("source_line")
+    latest_before = pl.col("event_time").cum_max().shift(1)
     checks: dict[str, pl.Expr] = {"backwards": pl.col("event_time") < latest_before - allowance}
     if window.received_at is not None:
         checks["future"] = pl.col("event_time") > window.received_at + window.skew
@@ -69,7 +70,10 @@ def clock_flags(frame: pl.DataFrame | pl.LazyFrame, window: EventWindow) -> list
             pl.col("event_time").filter(hit).first().alias(f"{name}_time"),
         ]
     aggregates.append((latest_before - pl.col("event_time")).max().alias("largest_step_back"))
+    aggregates.append((pl.col("source_file_sha256") != pl.col("source_file_sha256").first()).sum().alias("other_files"))
     row = ordered.select(aggregates).collect().row(0, named=True)
+    if row["other_files"]:
+        raise ValueError("clock_flags takes the rows of one source file; call it once per file")
     flags = []
     for name in order:
         if name in checks and row[f"{name}_rows"]:

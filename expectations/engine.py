@@ -7,8 +7,8 @@
 ``polars``
     The same expectations, each translated to a polars expression and evaluated in one
     ``select`` over the batch's Parquet (only the columns the suite reads; multi-threaded;
-    no pandas copy; no 4 s import). The default: on 2 M rows it costs a small fraction of
-    normalizing them, where great-expectations costs about half (``benchmarks/validate.py``).
+    no pandas copy; no 4 s import). The default: on 2 M rows it adds 16-25 % to the time
+    of normalizing them, great-expectations 73-127 % (``benchmarks/validate.py``).
 
 Both return great-expectations' validation result shape (``results[].expectation_config``,
 ``.success``, ``.result`` with ``element_count``, ``unexpected_count``,
@@ -20,13 +20,15 @@ every crafted batch and asserts that they agree.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
 from expectations.suites import Suite
+from transforms.schema import CANONICAL_COLUMNS
 
 #: Unexpected values kept per expectation, as great-expectations' BASIC result format does.
 PARTIAL_UNEXPECTED = 20
@@ -35,17 +37,27 @@ Frame = pl.DataFrame | pl.LazyFrame
 SuiteResult = dict[str, Any]
 
 
+Finish = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one expectation is evaluated: per-row columns computed once (``rows``, e.g.
+    the mask of unexpected values), aggregates over them, and the result from those."""
+
+    rows: list[pl.Expr]
+    aggregates: list[pl.Expr]
+    finish: Finish
+
+
 def run_suite_polars(suite: Suite, frame: Frame) -> SuiteResult:
     """Evaluate every expectation of ``suite`` on ``frame`` in one polars query."""
     lazy = frame.lazy().select(suite.columns) if suite.columns else frame.lazy()
-    exprs: list[pl.Expr] = [pl.len().alias("n")]
-    finishers: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
-    for i, e in enumerate(suite.expectations):
-        build = _POLARS[e.type]
-        more, finish = build(i, e.kwargs)
-        exprs += more
-        finishers.append(finish)
-    row = lazy.select(exprs).collect().row(0, named=True)
+    plans = [_POLARS[e.type](i, e.kwargs) for i, e in enumerate(suite.expectations)]
+    row_columns = [expr for plan in plans for expr in plan.rows]
+    aggregates = [pl.len().alias("n"), *(expr for plan in plans for expr in plan.aggregates)]
+    row = lazy.with_columns(row_columns).select(aggregates).collect().row(0, named=True)
+    finishers = [plan.finish for plan in plans]
     results = []
     for e, finish in zip(suite.expectations, finishers, strict=True):
         outcome = finish(row)
@@ -53,7 +65,7 @@ def run_suite_polars(suite: Suite, frame: Frame) -> SuiteResult:
     return _suite_result(suite, results)
 
 
-def _not_null(i: int, kwargs: dict[str, Any]) -> tuple[list[pl.Expr], Callable[[dict[str, Any]], dict[str, Any]]]:
+def _not_null(i: int, kwargs: Mapping[str, Any]) -> _Plan:
     col = pl.col(kwargs["column"])
 
     def finish(row: dict[str, Any]) -> dict[str, Any]:
@@ -66,40 +78,48 @@ def _not_null(i: int, kwargs: dict[str, Any]) -> tuple[list[pl.Expr], Callable[[
             "partial_unexpected_list": [None] * min(nulls, PARTIAL_UNEXPECTED),
         }
 
-    return [col.null_count().alias(f"u{i}")], finish
+    return _Plan([], [col.null_count().alias(f"u{i}")], finish)
 
 
-def _map(condition: Callable[[pl.Expr, dict[str, Any]], pl.Expr]) -> Any:
+def _map(condition: Callable[[pl.Expr, Mapping[str, Any]], pl.Expr]) -> Callable[[int, Mapping[str, Any]], _Plan]:
     """A column map expectation: nulls are missing, not unexpected (great-expectations' rule)."""
 
-    def build(i: int, kwargs: dict[str, Any]) -> tuple[list[pl.Expr], Callable[[dict[str, Any]], dict[str, Any]]]:
+    def build(i: int, kwargs: Mapping[str, Any]) -> _Plan:
         col = pl.col(kwargs["column"])
-        bad = col.is_not_null() & ~condition(col, kwargs).fill_null(False)
-        exprs = [
+        bad = pl.col(f"_bad{i}")
+        aggregates = [
             col.null_count().alias(f"m{i}"),
             bad.sum().alias(f"u{i}"),
             col.filter(bad).head(PARTIAL_UNEXPECTED).implode().alias(f"p{i}"),
         ]
-        return exprs, lambda row: _map_result(row, i, kwargs)
+        mask = (col.is_not_null() & ~condition(col, kwargs).fill_null(False)).alias(f"_bad{i}")
+        return _Plan([mask], aggregates, lambda row: _map_result(row, i, kwargs))
 
     return build
 
 
-def _compound_unique(i: int, kwargs: dict[str, Any]) -> tuple[list[pl.Expr], Callable[[dict[str, Any]], dict[str, Any]]]:
+def _compound_unique(i: int, kwargs: Mapping[str, Any]) -> _Plan:
     cols = list(kwargs["column_list"])
     # great-expectations' default ignore_row_if="all_values_are_missing"
     present = pl.any_horizontal([pl.col(c).is_not_null() for c in cols])
-    key = pl.struct(cols)
-    bad = present & pl.when(present).then(key).otherwise(None).is_duplicated()
-    exprs = [
+    # strings as categoricals: hashing the 64-character file hash per row costs twice as much
+    key = pl.struct([pl.col(c).cast(pl.Categorical) if c in _STRING_KEYS else pl.col(c) for c in cols])
+    # an all-missing row can only equal another all-missing row, so masking them afterwards is exact
+    mask = (present & key.is_duplicated()).alias(f"_bad{i}")
+    bad = pl.col(f"_bad{i}")
+    aggregates = [
         (~present).sum().alias(f"m{i}"),
         bad.sum().alias(f"u{i}"),
-        key.filter(bad).head(PARTIAL_UNEXPECTED).implode().alias(f"p{i}"),
+        pl.struct(cols).filter(bad).head(PARTIAL_UNEXPECTED).implode().alias(f"p{i}"),
     ]
-    return exprs, lambda row: _map_result(row, i, kwargs)
+    return _Plan([mask], aggregates, lambda row: _map_result(row, i, kwargs))
 
 
-def _map_result(row: dict[str, Any], i: int, kwargs: dict[str, Any]) -> dict[str, Any]:
+#: Columns of compound keys that are strings in the canonical schema.
+_STRING_KEYS = frozenset(name for name, dtype in CANONICAL_COLUMNS.items() if dtype == pl.String())
+
+
+def _map_result(row: dict[str, Any], i: int, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     n, missing, unexpected = row["n"], row[f"m{i}"], row[f"u{i}"]
     considered = n - missing
     return {
@@ -115,7 +135,7 @@ def _map_result(row: dict[str, Any], i: int, kwargs: dict[str, Any]) -> dict[str
     }
 
 
-def _between(col: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
+def _between(col: pl.Expr, kwargs: Mapping[str, Any]) -> pl.Expr:
     inside = pl.lit(True)
     if kwargs.get("min_value") is not None:
         inside &= (col > kwargs["min_value"]) if kwargs.get("strict_min") else (col >= kwargs["min_value"])
@@ -124,7 +144,7 @@ def _between(col: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
     return inside
 
 
-_POLARS: dict[str, Any] = {
+_POLARS: dict[str, Callable[[int, Mapping[str, Any]], _Plan]] = {
     "expect_column_values_to_not_be_null": _not_null,
     "expect_column_values_to_be_in_set": _map(lambda col, kw: col.is_in(list(kw["value_set"]))),
     "expect_column_values_to_be_between": _map(_between),

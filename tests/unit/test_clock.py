@@ -58,10 +58,11 @@ def test_outside_the_rotation_window() -> None:
     assert flags(batch(-90, 1, 2, 3)) == {"outside_window": (1, 1)}  # an hour shifted: a zone applied twice
 
 
-def test_files_are_checked_separately() -> None:
-    # two files of one batch: the second starting earlier is not a clock going back
+def test_one_file_at_a_time() -> None:
+    # two files: the second starting earlier would look like a clock going back
     frame = pl.concat([batch(10, 11), batch(0, 1, file="f2")])
-    assert flags(frame, EventWindow(skew=5 * MINUTE)) == {}
+    with pytest.raises(ValueError, match="one source file"):
+        clock_flags(frame, EventWindow(skew=5 * MINUTE))
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
