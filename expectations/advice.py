@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from transforms.parsers.elff import DIRECT_FIELDS
 from transforms.parsers.squid_logformat import RECOMMENDED
+from transforms.parsers.zscaler_nss import ALIASES
 
 #: The Squid logformat code that logs each required field (squid.conf.documented).
 SQUID_CODES: dict[str, str] = {
@@ -54,14 +55,39 @@ ELFF_FIELDS: dict[str, str] = {
 SEE = "(see docs/formats.md)"
 
 
-def advice(source_format: str, not_logged: Sequence[str]) -> str | None:
-    """One line: which required fields the format lacks and what would log them.
+def advice(source_format: str, not_logged: Sequence[str], never_filled: Sequence[str] = ()) -> str | None:
+    """One line: which required fields the format lacks, or never fills, and what would log them.
+
+    ``never_filled`` are fields the format can carry but no row of the batch has (a feed
+    template or logformat that leaves them out, or always writes ``-``).
 
     >>> print(advice("squid", ["user_agent", "referer"]))  # doctest: +ELLIPSIS
     format squid does not log user_agent, referer: use logformat vault '%ts.%03tu ...' ... (see docs/formats.md)
+    >>> print(advice("zscaler-nss", [], ["http_version", "client_port"]))  # doctest: +ELLIPSIS
+    this zscaler-nss source never filled http_version, client_port: add reqversion, clt_sport to the NSS feed ...
     >>> advice("squid", []) is None
     True
     """
+    missing = _not_logged_advice(source_format, not_logged)
+    unfilled = _never_filled_advice(source_format, never_filled)
+    if missing and unfilled:
+        return f"{missing.removesuffix(' ' + SEE)}; {unfilled}"
+    return missing or unfilled
+
+
+def _never_filled_advice(source_format: str, fields: Sequence[str]) -> str | None:
+    if not fields:
+        return None
+    lacks = f"this {source_format} source never filled {', '.join(fields)}"
+    if source_format == "zscaler-nss":
+        keys = ", ".join(ALIASES[f][0] for f in fields if f in ALIASES)
+        return f"{lacks}: add {keys} to the NSS feed output format {SEE}"
+    if source_format in ("squid-logformat", "elff"):
+        return f"{lacks}: its logformat has them but every value was '-'; check the proxy's settings (authentication, headers) {SEE}"
+    return f"{lacks}: check the proxy's log settings {SEE}"
+
+
+def _not_logged_advice(source_format: str, not_logged: Sequence[str]) -> str | None:
     if not not_logged:
         return None
     fields = ", ".join(not_logged)

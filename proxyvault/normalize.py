@@ -219,6 +219,7 @@ def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_
         "failures": report["failures"],
         "notices": report["notices"],
         "not_logged_by_this_source": report["not_logged_by_this_source"],
+        "never_filled": report["never_filled"],
         "advice": report["advice"],
         "completeness": report["completeness"],
         "clock_flags": report["clock"]["flags"],

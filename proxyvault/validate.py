@@ -73,6 +73,8 @@ def validate_batch(batch: Batch, settings: ValidationSettings, engine: str = "po
     clock = clock_flags(batch.events, window)
     table = completeness_table(completeness, batch.carried_columns)
     not_logged = [row["field"] for row in table if not row["carried"]]
+    # carried, expected (a threshold above 0), yet in no row: the feed or logformat leaves them out
+    never_filled = [row["field"] for row in table if row["carried"] and row["rows"] and not row["present"] and row["threshold"]]
     failures = [*_structural_failures(structural), *_completeness_failures(table), *(f"clock: {flag.detail}" for flag in clock)]
     rows = completeness["results"][0]["result"]["element_count"] if completeness["results"] else _count(batch.events)
     return {
@@ -89,7 +91,8 @@ def validate_batch(batch: Batch, settings: ValidationSettings, engine: str = "po
         "notices": _notices(structural),
         "completeness": table,
         "not_logged_by_this_source": not_logged,
-        "advice": advice(batch.source_format, not_logged),
+        "never_filled": never_filled,
+        "advice": advice(batch.source_format, not_logged, never_filled),
         "clock": {"window": structural["meta"]["window"], "flags": [flag.to_json() for flag in clock]},
         "suites": {"proxy_events": structural, "completeness": completeness},
         "engine": {"name": engine, "great_expectations": version("great_expectations")},

@@ -183,3 +183,17 @@ def test_advice_names_the_fix(source_format: str, missing: list[str], expected: 
     text = advice(source_format, missing)
     assert text is not None and text.startswith(f"format {source_format} does not log {', '.join(missing)}: ")
     assert expected in text and text.endswith("(see docs/formats.md)")
+
+
+def test_a_field_the_feed_never_fills_gets_its_own_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the generated NSS feed's template has no reqversion or clt_sport keys
+    log = write_sample(tmp_path / "nss.json", "zscaler-nss", 200, seed=4)
+    capsys.readouterr()
+    assert main(["completeness", "--json", "--format", "zscaler-nss", "--tz", "UTC", str(log)]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["not_logged_by_this_source"] == ["duration_ms"]
+    assert report["never_filled"] == ["http_version", "client_port"]
+    assert report["advice"].endswith(
+        "; this zscaler-nss source never filled http_version, client_port: add reqversion, clt_sport to the NSS feed output format"
+        " (see docs/formats.md)"
+    )
