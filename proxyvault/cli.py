@@ -218,7 +218,7 @@ def _run_completeness(args: argparse.Namespace) -> int:
 
 def completeness_view(report: dict[str, object]) -> dict[str, object]:
     """The parts of a validation report that ``completeness --json`` prints."""
-    keys = ("batch", "status", "completeness", "not_logged_by_this_source", "advice", "failures", "notices")
+    keys = ("batch", "status", "completeness", "not_logged_by_this_source", "never_filled", "advice", "failures", "notices")
     return {k: report[k] for k in keys}
 
 
@@ -252,7 +252,8 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="run the pipeline on generated logs in a local directory",
         description="Generate one log file per source (Squid native and full logformat, Apache combined and common, "
         "ProxySG ELFF, Umbrella CSV, Zscaler NSS JSON; a few damaged lines each), normalize them "
-        "with --format auto, and print where the outputs are.",
+        "with --format auto, validate each batch, print each source's completeness report, build "
+        "great-expectations Data Docs, and print where the outputs are.",
     )
     p.add_argument("--out", metavar="DIR", type=Path, help="work directory (default: a new temporary one)")
     p.add_argument("--lines", type=int, default=20_000, help="lines per generated file (default 20000)")
@@ -260,25 +261,46 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from expectations.data_docs import build_data_docs
     from proxyvault.sample import write_sample
 
     out = args.out or Path(tempfile.mkdtemp(prefix="proxyvault-demo-"))
     raw = out / "raw"
+    normalized = out / "normalized"
     report: dict[str, object] = {}
+    validations: list[dict[str, object]] = []
     for source, kind, tz, seed in DEMO_SOURCES:
         path = write_sample(raw / source / "access.log", kind, args.lines, seed=seed, damaged_every=DEMO_DAMAGED_EVERY)
-        summary = normalize_detected([path], ParserOptions(tz=tz), source, "demo-proxy", out / "normalized")
+        summary = normalize_detected(
+            [path], ParserOptions(tz=tz), source, "demo-proxy", normalized, validation=ValidationRun(alert=_stderr_line)
+        )
         files, totals = summary["files"], summary["totals"]
         assert isinstance(files, list) and isinstance(totals, dict)
         file: dict[str, object] = files[0]
-        report[source] = {"format": file["format"], "detected": file["detected"], **totals, "reject_reasons": file["reject_reasons"]}
+        validation = file["validation"]
+        assert isinstance(validation, dict)
+        validations.append(json.loads(Path(validation["report_path"]).read_text(encoding="utf-8")))
+        report[source] = {
+            "format": file["format"],
+            "detected": file["detected"],
+            **totals,
+            "reject_reasons": file["reject_reasons"],
+            "validation": {k: validation[k] for k in ("status", "failures", "not_logged_by_this_source", "report_path")},
+        }
         counts = {k: totals[k] for k in ("lines_in", "rows_out", "rejects_out", "directives", "reconciled")}
         print(f"{source:15} {kind:18} -> {file['format']:16} {json.dumps(counts)}")
+    print()
+    for validation_report in validations:
+        print(render_completeness(validation_report))
+        print()
+    docs = build_data_docs(validations, out / "data_docs")
     summary_path = out / "demo-summary.json"
     summary_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"raw logs:        {raw}")
-    print(f"canonical rows:  {out / 'normalized' / 'events'}")
-    print(f"rejects:         {out / 'normalized' / 'rejects'}")
+    print(f"canonical rows:  {normalized / 'events'}")
+    print(f"rejects:         {normalized / 'rejects'}")
+    print(f"validation:      {normalized / 'validation'}")
+    print(f"data docs:       {docs}")
     print(f"summary:         {summary_path}")
     return 0
 
