@@ -7,8 +7,8 @@
 ``polars``
     The same expectations, each translated to a polars expression and evaluated in one
     ``select`` over the batch's Parquet (only the columns the suite reads; multi-threaded;
-    no pandas copy; no 4 s import). The default: on 2 M rows it adds 16-25 % to the time
-    of normalizing them, great-expectations 73-127 % (``benchmarks/validate.py``).
+    no pandas copy; no 4 s import). The default: on 2 M rows it adds 7-14 % to the time
+    of normalizing them, great-expectations 60-109 % (``benchmarks/validate.py``).
 
 Both return great-expectations' validation result shape (``results[].expectation_config``,
 ``.success``, ``.result`` with ``element_count``, ``unexpected_count``,
