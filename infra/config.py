@@ -131,7 +131,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     'quarantine'
     """
     where = str(path) if path else "config"
-    _known_keys(data, ("validation", "sources", "store", "retention", "keys"), where, "")
+    _known_keys(data, ("validation", "sources"), where, "")
     validation_table = _table(data.get("validation", {}), where, "validation")
     engine = validation_table.get("engine", "polars")
     if engine not in ENGINES:
@@ -208,8 +208,3 @@ def _known_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str, pr
     for name in table:
         if name not in known:
             raise ConfigError(f"{where}: {prefix}{name}: unknown key; the keys here are {', '.join(known)}")
-
-
-def replace_policy(settings: ValidationSettings, policy: Policy) -> ValidationSettings:
-    """``settings`` with another failure policy (``completeness`` reports, it never quarantines)."""
-    return replace(settings, policy=policy)

@@ -7,11 +7,12 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from infra.config import Config, ConfigError, load_config, replace_policy
+from infra.config import Config, ConfigError, load_config
 from infra.rawfile import InputError
 from proxyvault import __version__
 from proxyvault.normalize import (
@@ -181,7 +182,8 @@ def _validation_for(config: Config, args: argparse.Namespace, report_only: bool)
     # an unconfigured --source (or none: the format's name) gets the global defaults
     settings = config.source(args.source).validation if args.source else config.validation
     return ValidationRun(
-        settings=replace_policy(settings, "archive_and_alert") if report_only else settings,
+        # a report moves nothing and fails nothing, whatever the source's policy
+        settings=replace(settings, policy="archive_and_alert") if report_only else settings,
         engine=args.engine or config.engine,
         received_at=args.received_at,
         window_start=args.window_start,

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from infra.config import ValidationSettings
 from infra.rawfile import CHUNK_BYTES, compression_of, iter_line_chunks, open_raw, sha256_file
+from proxyvault.validate import Batch, ValidationFailed, validate_batch, write_report
 from transforms.normalize import TimeZoneError
 from transforms.parsers import FormatError, LineParser, ParserOptions, build_parser
 from transforms.parsers.detect import SAMPLE_LINES, detect_format
@@ -192,8 +193,6 @@ def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_
     under ``quarantine`` moves to ``out_dir/quarantine/``; under ``fail`` it raises
     :class:`~proxyvault.validate.ValidationFailed` after the report is written.
     """
-    from proxyvault.validate import Batch, ValidationFailed, validate_batch, write_report
-
     events_path = Path(summary.events_path)
     quarantine_path = _output_path(out_dir, "quarantine", provenance.source, summary.source_file_sha256)
     received_at = run.received_at or datetime.fromtimestamp(path.stat().st_mtime, UTC)

@@ -71,7 +71,7 @@ def validate_batch(batch: Batch, settings: ValidationSettings, engine: str = "po
     structural = run(proxy_events_suite(window), batch.events)
     completeness = run(completeness_suite(batch.carried_columns, settings.mostly, batch.source, batch.source_format), batch.events)
     clock = clock_flags(batch.events, window)
-    table = completeness_table(completeness, batch.carried_columns)
+    table = completeness_table(completeness)
     not_logged = [row["field"] for row in table if not row["carried"]]
     # carried, expected (a threshold above 0), yet in no row: the feed or logformat leaves them out
     never_filled = [row["field"] for row in table if row["carried"] and row["rows"] and not row["present"] and row["threshold"]]
@@ -99,8 +99,9 @@ def validate_batch(batch: Batch, settings: ValidationSettings, engine: str = "po
     }
 
 
-def completeness_table(result: SuiteResult, carried: Sequence[str]) -> list[dict[str, Any]]:
-    """Per required field: carried by the format?, present rows, rate, threshold, status."""
+def completeness_table(result: SuiteResult) -> list[dict[str, Any]]:
+    """Per required field: carried by the format? (it has an expectation), present rows,
+    rate, threshold, status."""
     by_column = {r["expectation_config"]["kwargs"]["column"]: r for r in result["results"]}
     table = []
     for name in REQUIRED_FIELDS:
@@ -119,7 +120,7 @@ def completeness_table(result: SuiteResult, carried: Sequence[str]) -> list[dict
         table.append(
             {
                 "field": name,
-                "carried": name in carried,
+                "carried": True,
                 "present": rows - missing,
                 "rows": rows,
                 "rate": rate,
