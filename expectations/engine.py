@@ -57,10 +57,9 @@ def run_suite_polars(suite: Suite, frame: Frame) -> SuiteResult:
     row_columns = [expr for plan in plans for expr in plan.rows]
     aggregates = [pl.len().alias("n"), *(expr for plan in plans for expr in plan.aggregates)]
     row = lazy.with_columns(row_columns).select(aggregates).collect().row(0, named=True)
-    finishers = [plan.finish for plan in plans]
     results = []
-    for e, finish in zip(suite.expectations, finishers, strict=True):
-        outcome = finish(row)
+    for e, plan in zip(suite.expectations, plans, strict=True):
+        outcome = plan.finish(row)
         results.append({"expectation_config": e.to_json(), "success": outcome.pop("success"), "result": outcome})
     return _suite_result(suite, results)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from infra.config import Config, ConfigError, load_config
+from infra.config import ConfigError, ValidationSettings, load_config
 from infra.rawfile import InputError
 from proxyvault import __version__
 from proxyvault.normalize import (
@@ -163,7 +163,11 @@ def _normalize_inputs(args: argparse.Namespace, out: Path, validate: Literal["no
         args.logformat = source.logformat
     options = ParserOptions(tz=args.tz or (source.tz if source else None), ambiguous=args.ambiguous, logformat=_resolve_logformat(args))
     proxy_host = args.proxy_host or (source.proxy_host if source else None)
-    validation = None if validate == "no" else _validation_for(config, args, report_only=validate == "report")
+    # an unconfigured --source (or none) gets the global defaults
+    settings = source.validation if source else config.validation
+    validation = (
+        None if validate == "no" else _validation_for(settings, args.engine or config.engine, args, report_only=validate == "report")
+    )
     missing = [p for p in args.inputs if not p.is_file()]
     if args.format == "auto":
         if missing:
@@ -178,13 +182,11 @@ def _normalize_inputs(args: argparse.Namespace, out: Path, validate: Literal["no
     return normalize_files(args.inputs, parser, provenance, out, progress=stderr_progress, validation=validation)
 
 
-def _validation_for(config: Config, args: argparse.Namespace, report_only: bool) -> ValidationRun:
-    # an unconfigured --source (or none: the format's name) gets the global defaults
-    settings = config.source(args.source).validation if args.source else config.validation
+def _validation_for(settings: ValidationSettings, engine: str, args: argparse.Namespace, report_only: bool) -> ValidationRun:
     return ValidationRun(
         # a report moves nothing and fails nothing, whatever the source's policy
         settings=replace(settings, policy="archive_and_alert") if report_only else settings,
-        engine=args.engine or config.engine,
+        engine=engine,
         received_at=args.received_at,
         window_start=args.window_start,
         window_end=args.window_end,

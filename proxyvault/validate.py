@@ -75,7 +75,7 @@ def validate_batch(batch: Batch, settings: ValidationSettings, engine: str = "po
     not_logged = [row["field"] for row in table if not row["carried"]]
     # carried, expected (a threshold above 0), yet in no row: the feed or logformat leaves them out
     never_filled = [row["field"] for row in table if row["carried"] and row["rows"] and not row["present"] and row["threshold"]]
-    failures = [*_structural_failures(structural), *_completeness_failures(table), *(f"clock: {flag.detail}" for flag in clock)]
+    failures = [*_unsuccessful(structural, critical=True), *_completeness_failures(table), *(f"clock: {flag.detail}" for flag in clock)]
     rows = completeness["results"][0]["result"]["element_count"] if completeness["results"] else _count(batch.events)
     return {
         "report": REPORT_SCHEMA,
@@ -88,7 +88,7 @@ def validate_batch(batch: Batch, settings: ValidationSettings, engine: str = "po
         "status": "failed" if failures else "passed",
         "policy": settings.policy,
         "failures": failures,
-        "notices": _notices(structural),
+        "notices": _unsuccessful(structural, critical=False),
         "completeness": table,
         "not_logged_by_this_source": not_logged,
         "never_filled": never_filled,
@@ -131,21 +131,12 @@ def completeness_table(result: SuiteResult) -> list[dict[str, Any]]:
     return table
 
 
-def _structural_failures(result: SuiteResult) -> list[str]:
-    lines = []
-    for r in result["results"]:
-        config = r["expectation_config"]
-        if r["success"] or config["severity"] != "critical":
-            continue
-        lines.append(f"proxy_events: {_describe(config, r['result'])}")
-    return lines
-
-
-def _notices(result: SuiteResult) -> list[str]:
+def _unsuccessful(result: SuiteResult, critical: bool) -> list[str]:
+    """One line per failed expectation: the critical ones fail the batch, the others are notices."""
     return [
-        f"proxy_events: {_describe(r['expectation_config'], r['result'])}"
+        f"{result['suite_name']}: {_describe(r['expectation_config'], r['result'])}"
         for r in result["results"]
-        if not r["success"] and r["expectation_config"]["severity"] != "critical"
+        if not r["success"] and (r["expectation_config"]["severity"] == "critical") == critical
     ]
 
 
