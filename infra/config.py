@@ -97,12 +97,73 @@ class SourceConfig:
     validation: ValidationSettings = field(default_factory=ValidationSettings)
 
 
+StoreKind = Literal["local", "s3"]
+LockMode = Literal["COMPLIANCE", "GOVERNANCE"]
+STORE_KINDS: tuple[str, ...] = get_args(StoreKind)
+LOCK_MODES: tuple[str, ...] = get_args(LockMode)
+#: Where the embedded default keeps its archive and keys, relative to the working directory.
+DEFAULT_LOCAL_STORE = Path("archive")
+DEFAULT_KEY_DIR = Path("keys")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the archive lives: a local directory (the default) or an S3 bucket."""
+
+    kind: StoreKind = "local"
+    #: local: the directory.
+    path: Path = DEFAULT_LOCAL_STORE
+    #: s3: any S3-compatible endpoint (None: AWS itself), region, bucket and key prefix.
+    endpoint_url: str | None = None
+    region: str | None = None
+    bucket: str | None = None
+    prefix: str = ""
+    #: s3: take credentials from this Airflow connection instead of the standard AWS chain.
+    aws_conn_id: str | None = None
+    #: s3: objects at least this large go up in parts (each part at most this large).
+    multipart_threshold: int = 64 * 1024 * 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    #: botocore's retry budget per request (adaptive mode: client-side rate limiting on throttling).
+    max_attempts: int = 10
+
+
+@dataclass(frozen=True)
+class Transition:
+    days: int
+    storage_class: str
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long archived objects are locked, and how they move to colder storage."""
+
+    #: Object Lock mode; GOVERNANCE lets privileged users lift it, COMPLIANCE lets nobody.
+    mode: LockMode = "COMPLIANCE"
+    #: Each object is retained until its event date plus this many years.
+    years: int = 7
+    transitions: tuple[Transition, ...] = (Transition(90, "GLACIER_IR"), Transition(365, "DEEP_ARCHIVE"))
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """The digest signing key pair, and the public keys an auditor trusts."""
+
+    private: Path = DEFAULT_KEY_DIR / "digest-signing.pem"
+    public: Path = DEFAULT_KEY_DIR / "digest-signing.pub.pem"
+    #: More trusted public keys (earlier keys after a rotation).
+    trusted: tuple[Path, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
     engine: Engine = "polars"
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    store: StoreSettings = field(default_factory=lambda: StoreSettings())
+    retention: RetentionSettings = field(default_factory=lambda: RetentionSettings())
+    keys: KeySettings = field(default_factory=lambda: KeySettings())
 
     def source(self, name: str) -> SourceConfig:
         """The named source's settings; an unconfigured name gets the global defaults."""
@@ -131,7 +192,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     'quarantine'
     """
     where = str(path) if path else "config"
-    _known_keys(data, ("validation", "sources"), where, "")
+    _known_keys(data, ("validation", "sources", "store", "retention", "keys"), where, "")
     validation_table = _table(data.get("validation", {}), where, "validation")
     engine = validation_table.get("engine", "polars")
     if engine not in ENGINES:
@@ -150,7 +211,120 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
             validation=_validation(_table(table.get("validation", {}), where, key + ".validation"), defaults, where, key + ".validation"),
             **strings,
         )
-    return Config(path=path, engine=cast(Engine, engine), validation=defaults, sources=sources)
+    base = path.parent if path else Path()
+    return Config(
+        path=path,
+        engine=cast(Engine, engine),
+        validation=defaults,
+        sources=sources,
+        store=_store(_table(data.get("store", {}), where, "store"), base, where),
+        retention=_retention(_table(data.get("retention", {}), where, "retention"), where),
+        keys=_keys(_table(data.get("keys", {}), where, "keys"), base, where),
+    )
+
+
+def _store(table: Mapping[str, Any], base: Path, where: str) -> StoreSettings:
+    """``[store]``: kind = "local" (path) or "s3" (endpoint_url, region, bucket, prefix, aws_conn_id)."""
+    known = (
+        "kind",
+        "path",
+        "endpoint_url",
+        "region",
+        "bucket",
+        "prefix",
+        "aws_conn_id",
+        "multipart_threshold_mb",
+        "connect_timeout",
+        "read_timeout",
+        "max_attempts",
+    )
+    _known_keys(table, known, where, "store.")
+    kind = table.get("kind", "local")
+    if kind not in STORE_KINDS:
+        raise ConfigError(f"{where}: store.kind: '{kind}' is not one of {', '.join(STORE_KINDS)}; fix the value")
+    strings = {
+        k: _string(table[k], where, f"store.{k}") if k in table else None for k in ("endpoint_url", "region", "bucket", "aws_conn_id")
+    }
+    settings = StoreSettings(
+        kind=kind,
+        endpoint_url=strings["endpoint_url"],
+        region=strings["region"],
+        bucket=strings["bucket"],
+        aws_conn_id=strings["aws_conn_id"],
+    )
+    if "path" in table:
+        settings = replace(settings, path=base / _string(table["path"], where, "store.path"))
+    if "prefix" in table:
+        prefix = _string(table["prefix"], where, "store.prefix").strip("/")
+        settings = replace(settings, prefix=prefix)
+    if kind == "s3" and not settings.bucket:
+        raise ConfigError(f'{where}: store.bucket: required when store.kind = "s3"; add bucket = "my-proxy-archive"')
+    if settings.bucket is not None and len(settings.bucket) < 3:
+        raise ConfigError(f"{where}: store.bucket: '{settings.bucket}' is too short; S3 bucket names have 3 to 63 characters")
+    numbers = {"multipart_threshold_mb": 5, "connect_timeout": 0.1, "read_timeout": 0.1, "max_attempts": 1}
+    for name, minimum in numbers.items():
+        if name not in table:
+            continue
+        value = table[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise ConfigError(f"{where}: store.{name}: {value!r} is not a number ≥ {minimum}; fix the value")
+        if name == "multipart_threshold_mb":
+            settings = replace(settings, multipart_threshold=int(value * 1024 * 1024))
+        elif name == "max_attempts":
+            settings = replace(settings, max_attempts=int(value))
+        elif name == "connect_timeout":
+            settings = replace(settings, connect_timeout=float(value))
+        else:
+            settings = replace(settings, read_timeout=float(value))
+    return settings
+
+
+def _retention(table: Mapping[str, Any], where: str) -> RetentionSettings:
+    """``[retention]``: mode, years, and ``[[retention.transitions]]`` (days, storage_class)."""
+    _known_keys(table, ("mode", "years", "transitions"), where, "retention.")
+    settings = RetentionSettings()
+    if "mode" in table:
+        if table["mode"] not in LOCK_MODES:
+            raise ConfigError(f"{where}: retention.mode: '{table['mode']}' is not one of {', '.join(LOCK_MODES)}; fix the value")
+        settings = replace(settings, mode=table["mode"])
+    if "years" in table:
+        years = table["years"]
+        if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 100:
+            raise ConfigError(f"{where}: retention.years: {years!r} is not a whole number of years from 1 to 100; fix the value")
+        settings = replace(settings, years=years)
+    if "transitions" in table:
+        items = table["transitions"]
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}: retention.transitions: expected [[retention.transitions]] tables; fix the file")
+        transitions = []
+        for i, item in enumerate(items):
+            key = f"retention.transitions[{i}]"
+            item = _table(item, where, key)
+            _known_keys(item, ("days", "storage_class"), where, key + ".")
+            days = item.get("days")
+            if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+                raise ConfigError(f"{where}: {key}.days: {days!r} is not a number of days; give e.g. days = 90")
+            transitions.append(Transition(days, _string(item.get("storage_class"), where, f"{key}.storage_class")))
+        if [t.days for t in transitions] != sorted({t.days for t in transitions}):
+            raise ConfigError(f"{where}: retention.transitions: days must increase from one transition to the next; reorder them")
+        settings = replace(settings, transitions=tuple(transitions))
+    return settings
+
+
+def _keys(table: Mapping[str, Any], base: Path, where: str) -> KeySettings:
+    """``[keys]``: private, public (the signing pair) and trusted (more public keys)."""
+    _known_keys(table, ("private", "public", "trusted"), where, "keys.")
+    settings = KeySettings()
+    if "private" in table:
+        settings = replace(settings, private=base / _string(table["private"], where, "keys.private"))
+    if "public" in table:
+        settings = replace(settings, public=base / _string(table["public"], where, "keys.public"))
+    if "trusted" in table:
+        trusted = table["trusted"]
+        if not isinstance(trusted, list):
+            raise ConfigError(f'{where}: keys.trusted: expected a list of paths, e.g. ["keys/2025.pub.pem"]; fix the value')
+        settings = replace(settings, trusted=tuple(base / _string(t, where, "keys.trusted") for t in trusted))
+    return settings
 
 
 def _validation(table: Mapping[str, Any], base: ValidationSettings, where: str, key: str) -> ValidationSettings:
