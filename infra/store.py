@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from infra.config import LockMode
+from infra.config import LockMode, StoreSettings
 
 #: Read size for streaming hashes and copies: large enough that hashing runs at
 #: hashlib's speed, small enough to keep memory flat.
@@ -249,7 +249,7 @@ class LocalStore(ObjectStore):
         target = self._path(key)
         try:
             size = target.stat().st_size
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a parent "folder" is an object
             return None
         if target.is_dir():
             return None
@@ -270,7 +270,7 @@ class LocalStore(ObjectStore):
     def open(self, key: str) -> BinaryIO:
         try:
             return self._path(key).open("rb")
-        except (FileNotFoundError, IsADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectMissingError(f"{self.location}: no object {key}") from None
 
     def list_keys(self, prefix: str) -> Iterator[str]:
@@ -315,3 +315,12 @@ class LocalStore(ObjectStore):
                 f"{self.location}: {key} is locked in COMPLIANCE mode until {_utc_text(info.retain_until)}; it cannot be shortened"
             )
         self._update_meta(key, retain_until=_utc_text(retain_until), retention_mode=info.retention_mode or self.lock_mode)
+
+
+def open_store(settings: StoreSettings, lock_mode: LockMode | None) -> ObjectStore:
+    """The store the config names: a local directory, or an S3 bucket (boto3 imported only then)."""
+    if settings.kind == "s3":
+        from infra.s3store import S3Store
+
+        return S3Store.from_settings(settings, lock_mode)
+    return LocalStore(settings.path, lock_mode=lock_mode)
