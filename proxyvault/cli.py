@@ -7,13 +7,15 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from infra.config import ConfigError, ValidationSettings, load_config
+from infra.config import Config, ConfigError, ValidationSettings, load_config
+from infra.integrity import SigningKeyError
 from infra.rawfile import InputError
+from infra.store import StoreError
 from proxyvault import __version__
 from proxyvault.normalize import (
     Provenance,
@@ -21,6 +23,7 @@ from proxyvault.normalize import (
     ValidationRun,
     normalize_detected,
     normalize_files,
+    sample_lines,
     stderr_progress,
 )
 from proxyvault.validate import ValidationFailed, render_completeness
@@ -150,9 +153,19 @@ def _resolve_logformat(args: argparse.Namespace) -> str | None:
     return str(spec)
 
 
-def _normalize_inputs(args: argparse.Namespace, out: Path, validate: Literal["no", "pipeline", "report"]) -> dict[str, object]:
-    """Normalize ``args.inputs`` into ``out`` as the source options say, and validate them:
-    as a pipeline step (the source's policy applies) or for a report (nothing moves, nothing fails)."""
+@dataclass(frozen=True)
+class SourceContext:
+    """What the source options and the config say about the inputs."""
+
+    config: Config
+    options: ParserOptions
+    proxy_host: str | None
+    validation: ValidationRun | None
+
+
+def source_context(args: argparse.Namespace, validate: Literal["no", "pipeline", "report"]) -> SourceContext:
+    """Resolve ``--source``/``--format``/... against the config; validation as a pipeline
+    step (the source's policy applies) or for a report (nothing moves, nothing fails)."""
     config = load_config(args.config)
     source = config.source(args.source) if args.source else None
     args.format = args.format or (source.format if source else None)
@@ -169,17 +182,28 @@ def _normalize_inputs(args: argparse.Namespace, out: Path, validate: Literal["no
         None if validate == "no" else _validation_for(settings, args.engine or config.engine, args, report_only=validate == "report")
     )
     missing = [p for p in args.inputs if not p.is_file()]
-    if args.format == "auto":
-        if missing:
-            raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
-        return normalize_detected(
-            args.inputs, options, args.source, proxy_host, out, progress=stderr_progress, announce=_announcer(args), validation=validation
-        )
-    parser = build_parser(args.format, options)
     if missing:
         raise UsageError(f"{missing[0]}: no such file; check the path (inputs may be plain, .gz or .zst)")
-    provenance = Provenance(source=args.source or args.format, source_format=args.format, proxy_host=proxy_host)
-    return normalize_files(args.inputs, parser, provenance, out, progress=stderr_progress, validation=validation)
+    return SourceContext(config, options, proxy_host, validation)
+
+
+def _normalize_inputs(args: argparse.Namespace, out: Path, validate: Literal["no", "pipeline", "report"]) -> dict[str, object]:
+    """Normalize ``args.inputs`` into ``out`` as the source options say, and validate them."""
+    context = source_context(args, validate)
+    if args.format == "auto":
+        return normalize_detected(
+            args.inputs,
+            context.options,
+            args.source,
+            context.proxy_host,
+            out,
+            progress=stderr_progress,
+            announce=_announcer(args),
+            validation=context.validation,
+        )
+    parser = build_parser(args.format, context.options)
+    provenance = Provenance(source=args.source or args.format, source_format=args.format, proxy_host=context.proxy_host)
+    return normalize_files(args.inputs, parser, provenance, out, progress=stderr_progress, validation=context.validation)
 
 
 def _validation_for(settings: ValidationSettings, engine: str, args: argparse.Namespace, report_only: bool) -> ValidationRun:
@@ -255,9 +279,10 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
         "demo",
         help="run the pipeline on generated logs in a local directory",
         description="Generate one log file per source (Squid native and full logformat, Apache combined and common, "
-        "ProxySG ELFF, Umbrella CSV, Zscaler NSS JSON; a few damaged lines each), normalize them "
-        "with --format auto, validate each batch, print each source's completeness report, build "
-        "great-expectations Data Docs, and print where the outputs are.",
+        "ProxySG ELFF, Umbrella CSV, Zscaler NSS JSON; a few damaged lines each), detect each format, "
+        "normalize, validate and archive each file to a local store, seal the hours into the signed digest "
+        "chain, print each source's completeness report, build great-expectations Data Docs, verify the "
+        "archive, and print where everything is. Re-running on the same --out changes nothing.",
     )
     p.add_argument("--out", metavar="DIR", type=Path, help="work directory (default: a new temporary one)")
     p.add_argument("--lines", type=int, default=20_000, help="lines per generated file (default 20000)")
@@ -266,47 +291,63 @@ def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from expectations.data_docs import build_data_docs
+    from infra.config import RetentionSettings
+    from infra.integrity import generate_keypair, load_public_keys, load_signer
+    from infra.layout import HOUR, parse_utc
+    from infra.store import LocalStore
+    from proxyvault.archive import archive_file
     from proxyvault.sample import write_sample
+    from proxyvault.seal import seal
+    from proxyvault.verify import verify_store
+    from transforms.parsers.detect import detect_format
 
     out = args.out or Path(tempfile.mkdtemp(prefix="proxyvault-demo-"))
     raw = out / "raw"
-    normalized = out / "normalized"
+    store = LocalStore(out / "archive", lock_mode="COMPLIANCE")
+    retention = RetentionSettings()
+    private, public = out / "keys" / "digest-signing.pem", out / "keys" / "digest-signing.pub.pem"
+    signer = load_signer(private) if private.exists() else generate_keypair(private, public)
     report: dict[str, object] = {}
     validations: list[dict[str, object]] = []
+    hours: set[datetime] = set()
     for source, kind, tz, seed in DEMO_SOURCES:
         path = write_sample(raw / source / "access.log", kind, args.lines, seed=seed, damaged_every=DEMO_DAMAGED_EVERY)
-        summary = normalize_detected(
-            [path], ParserOptions(tz=tz), source, "demo-proxy", normalized, validation=ValidationRun(alert=_stderr_line)
-        )
-        files, totals = summary["files"], summary["totals"]
-        assert isinstance(files, list) and isinstance(totals, dict)
-        file: dict[str, object] = files[0]
-        validation = file["validation"]
-        assert isinstance(validation, dict)
-        validations.append(json.loads(Path(validation["report_path"]).read_text(encoding="utf-8")))
+        detection = detect_format(sample_lines(path), ParserOptions(tz=tz), where=str(path))
+        parser = build_parser(detection.format_name, detection.options)
+        provenance = Provenance(source, detection.format_name, "demo-proxy")
+        result = archive_file(path, parser, provenance, store, retention, ValidationRun(alert=_stderr_line))
+        hours.update(parse_utc(h) for h in result.hours)
+        manifest = json.loads(store.get_bytes(result.manifest_key))
+        validations.append(json.loads(store.get_bytes(manifest["validation"]["report_key"])))
+        counts = {k: manifest["counts"][k] for k in ("lines_in", "rows_out", "rejects_out", "directives", "reconciled")}
         report[source] = {
-            "format": file["format"],
-            "detected": file["detected"],
-            **totals,
-            "reject_reasons": file["reject_reasons"],
-            "validation": {k: validation[k] for k in ("status", "failures", "not_logged_by_this_source", "report_path")},
+            "format": detection.format_name,
+            "detected": detection.reason,
+            "status": result.status,
+            "manifest": result.manifest_key,
+            **counts,
+            "validation": manifest["validation"],
         }
-        counts = {k: totals[k] for k in ("lines_in", "rows_out", "rejects_out", "directives", "reconciled")}
-        print(f"{source:15} {kind:18} -> {file['format']:16} {json.dumps(counts)}")
+        print(f"{source:15} {kind:18} -> {detection.format_name:16} {result.status:16} {json.dumps(counts)}")
     print()
     for validation_report in validations:
         print(render_completeness(validation_report))
         print()
+    sealed = seal(store, signer, max(hours) + HOUR, retention, recheck=hours, start=min(hours))
+    print(f"sealed: {sealed.hourly} hourly digests ({sealed.empty} empty), {sealed.backfill} backfill; through {sealed.sealed_through}")
+    verified = verify_store(store, load_public_keys([public]), trust=f"trusting {public}")
+    print(verified.render())
     docs = build_data_docs(validations, out / "data_docs")
     summary_path = out / "demo-summary.json"
     summary_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print()
     print(f"raw logs:        {raw}")
-    print(f"canonical rows:  {normalized / 'events'}")
-    print(f"rejects:         {normalized / 'rejects'}")
-    print(f"validation:      {normalized / 'validation'}")
+    print(f"archive:         {store.root}  (events/ is Hive-partitioned Parquet: duckdb -c \"from '{store.root}/events/**/*.parquet'\")")
+    print(f"signing key:     {private} (public: {public})")
     print(f"data docs:       {docs}")
     print(f"summary:         {summary_path}")
-    return 0
+    print(f"verify again:    proxyvault verify --offline {store.root} --public-key {public}")
+    return 0 if verified.ok else 1
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -316,6 +357,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     _add_normalize(sub)
     _add_completeness(sub)
     _add_demo(sub)
+    from proxyvault import cli_archive  # it builds on this module's helpers
+
+    cli_archive.add_commands(sub)
     return parser
 
 
@@ -329,6 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         print(f"proxyvault {args.command}: {exc}", file=sys.stderr)
         return EXIT_VALIDATION
+    except (StoreError, SigningKeyError) as exc:
+        print(f"proxyvault {args.command}: {exc}", file=sys.stderr)
+        return 1
     except ReconciliationError as exc:
         print(f"proxyvault {args.command}: internal error, lines do not reconcile: {exc}", file=sys.stderr)
         return 1

@@ -10,16 +10,18 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from infra.config import ValidationSettings
+from infra.layout import batch_id, floor_hour, parse_utc, part_key, utc_text, validation_key
 from infra.rawfile import CHUNK_BYTES, compression_of, iter_line_chunks, open_raw, sha256_file
 from proxyvault.validate import Batch, ValidationFailed, validate_batch, write_report
 from transforms.normalize import TimeZoneError
@@ -35,6 +37,10 @@ from transforms.schema import (
 )
 
 Progress = Callable[[str], None]
+#: ``flat``: ``OUT/events/source=S/part-<hash>.parquet``, one file per input (``proxyvault normalize``).
+#: ``archive``: the archive's keys (:mod:`infra.layout`): events split by UTC hour and sorted
+#: by event time, rejects and the validation report at the batch hour; ready to upload.
+Layout = Literal["flat", "archive"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,10 @@ class FileSummary:
     last_event_time: str | None = None
     events_path: str = ""
     rejects_path: str = ""
+    #: ``archive`` layout: the events Parquet of each UTC hour ("2026-11-22T10:00:00Z" -> path).
+    event_parts: dict[str, str] = field(default_factory=dict)
+    #: ``archive`` layout: the hour rejects, raw and validation objects are filed under.
+    batch_hour: str | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
     last_line_unterminated: bool = False
     format: str = ""
@@ -108,6 +118,65 @@ def _writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     return pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True)
 
 
+class _HourlyEvents:
+    """Writes a batch's rows as one Parquet per UTC event hour, each sorted by (event_time, source_line).
+
+    Proxy logs are close to time order, so rows are appended chunk by chunk (a chunk is
+    sorted first only when it is out of order) and an hour is re-sorted at the end only
+    if a later chunk went back in time within it. One pass over the data for ordered logs.
+    """
+
+    def __init__(self, out_dir: Path, source: str, batch: str) -> None:
+        self.out_dir = out_dir
+        self.source = source
+        self.batch = batch
+        self.writers: dict[datetime, pq.ParquetWriter] = {}
+        self.tmp_paths: dict[datetime, Path] = {}
+        self.last: dict[datetime, tuple[datetime, int]] = {}
+        self.unsorted: set[datetime] = set()
+
+    def write(self, rows: pl.DataFrame) -> None:
+        if rows["event_time"].null_count():
+            raise ReconciliationError(f"{self.source}: a parser emitted rows without event_time; they cannot be filed by hour")
+        if not rows["event_time"].is_sorted():
+            rows = rows.sort("event_time", "source_line")
+        hours = rows["event_time"].dt.truncate("1h")
+        distinct = hours.unique(maintain_order=True)
+        starts = hours.search_sorted(distinct, side="left").to_list()
+        for hour, start, end in zip(distinct.to_list(), starts, [*starts[1:], rows.height], strict=True):
+            part = rows.slice(start, end - start)
+            first = (part["event_time"][0], part["source_line"][0])
+            if hour in self.last and first < self.last[hour]:
+                self.unsorted.add(hour)
+            self.last[hour] = (part["event_time"][-1], part["source_line"][-1])
+            if hour not in self.writers:
+                path = self.out_dir / (part_key("events", self.source, hour, self.batch) + ".tmp")
+                self.tmp_paths[hour] = path
+                self.writers[hour] = _writer(path, CANONICAL_ARROW_SCHEMA)
+            self.writers[hour].write_table(to_arrow(part, CANONICAL_ARROW_SCHEMA))
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        for path in self.tmp_paths.values():
+            path.unlink(missing_ok=True)
+
+    def close(self) -> dict[str, str]:
+        """Finish every hour's file; returns hour -> path, in hour order."""
+        parts: dict[str, str] = {}
+        for hour in sorted(self.writers):
+            self.writers[hour].close()
+            tmp = self.tmp_paths[hour]
+            if hour in self.unsorted:
+                rows = pl.read_parquet(tmp).sort("event_time", "source_line")
+                with _writer(tmp, CANONICAL_ARROW_SCHEMA) as writer:
+                    writer.write_table(to_arrow(rows, CANONICAL_ARROW_SCHEMA))
+            final = tmp.with_suffix("")
+            tmp.replace(final)
+            parts[utc_text(hour) or ""] = str(final)
+        return parts
+
+
 def normalize_file(
     path: Path,
     parser: LineParser,
@@ -116,16 +185,19 @@ def normalize_file(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
     validation: ValidationRun | None = None,
+    layout: Layout = "flat",
+    sha256: str | None = None,
 ) -> FileSummary:
     """Normalize one raw file to ``out_dir/events/`` and ``out_dir/rejects/``.
 
     Output files are named by the input's SHA-256, so re-running writes the same bytes
     to the same paths. Memory is bounded by ``chunk_bytes`` whatever the file size.
     With ``validation``, the batch is then validated and its policy applied
-    (:func:`validate_file`).
+    (:func:`validate_file`). ``layout`` is described at :data:`Layout`; ``sha256`` is the
+    file's hash when the caller has it already.
     """
     with open_raw(path) as stream:  # fails first, with a clear message, on a missing file
-        sha = sha256_file(path)
+        sha = sha256 or sha256_file(path)
         summary = FileSummary(input=str(path), source_file_sha256=sha, compression=compression_of(path), bytes=path.stat().st_size)
         events_path = _output_path(out_dir, "events", provenance.source, sha)
         rejects_path = _output_path(out_dir, "rejects", provenance.source, sha)
@@ -138,10 +210,17 @@ def normalize_file(
         }
         first: datetime | None = None
         last: datetime | None = None
+        hourly = _HourlyEvents(out_dir, provenance.source, batch_id(sha)) if layout == "archive" else None
+        if hourly:
+            events_path = out_dir / "staging" / f"events-{batch_id(sha)}.parquet"  # never written
+            rejects_path = out_dir / "staging" / f"rejects-{batch_id(sha)}.parquet"
         events_tmp = events_path.with_suffix(".parquet.tmp")
         rejects_tmp = rejects_path.with_suffix(".parquet.tmp")
         parser.start_file()
-        with _writer(events_tmp, CANONICAL_ARROW_SCHEMA) as events, _writer(rejects_tmp, REJECTS_ARROW_SCHEMA) as rejects:
+        with (
+            _writer(events_tmp, CANONICAL_ARROW_SCHEMA) if not hourly else nullcontext() as events,
+            _writer(rejects_tmp, REJECTS_ARROW_SCHEMA) as rejects,
+        ):
             for chunk in iter_line_chunks(stream, chunk_bytes):
                 result = parser.parse(chunk.lines)
                 rows = conform(result.rows.with_columns(**{k: pl.lit(v) for k, v in constants.items()}))
@@ -150,7 +229,14 @@ def normalize_file(
                     REJECT_COLUMNS,
                 )
                 if rows.height:
-                    events.write_table(to_arrow(rows, CANONICAL_ARROW_SCHEMA))
+                    if events is not None:
+                        events.write_table(to_arrow(rows, CANONICAL_ARROW_SCHEMA))
+                    elif hourly:
+                        try:
+                            hourly.write(rows)
+                        except BaseException:
+                            hourly.abort()
+                            raise
                     lo, hi = rows["event_time"].min(), rows["event_time"].max()
                     if isinstance(lo, datetime) and isinstance(hi, datetime):
                         first = lo if first is None else min(first, lo)
@@ -167,12 +253,24 @@ def normalize_file(
                 summary.last_line_unterminated = chunk.last_line_unterminated
                 if progress:
                     progress(f"{path.name}: {summary.lines_in:,} lines, {summary.rows_out:,} rows, {summary.rejects_out:,} rejects")
-        events_tmp.replace(events_path)
-        rejects_tmp.replace(rejects_path)
+        if hourly:
+            summary.event_parts = hourly.close()
+            hour = floor_hour(first) if first else floor_hour(received_at(path, validation))
+            summary.batch_hour = utc_text(hour)
+            rejects_path = out_dir / part_key("rejects", provenance.source, hour, batch_id(sha))
+            if summary.rejects_out:
+                rejects_path.parent.mkdir(parents=True, exist_ok=True)
+                rejects_tmp.replace(rejects_path)
+            else:
+                rejects_tmp.unlink()
+                rejects_path = Path()
+        else:
+            events_tmp.replace(events_path)
+            rejects_tmp.replace(rejects_path)
     summary.format = provenance.source_format
     summary.carried_columns = sorted(parser.carried_columns)
-    summary.events_path = str(events_path)
-    summary.rejects_path = str(rejects_path)
+    summary.events_path = "" if hourly else str(events_path)
+    summary.rejects_path = str(rejects_path) if rejects_path != Path() else ""
     summary.first_event_time = _time_text(first)
     summary.last_event_time = _time_text(last)
     summary.reject_reasons = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -186,6 +284,13 @@ def normalize_file(
     return summary
 
 
+def received_at(path: Path, run: ValidationRun | None) -> datetime:
+    """When the file was received: as given, else its modification time (when its writer closed it)."""
+    if run is not None and run.received_at is not None:
+        return run.received_at
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
 def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_dir: Path, run: ValidationRun) -> None:
     """Validate the batch ``summary`` describes, write its report, apply the policy.
 
@@ -193,21 +298,28 @@ def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_
     under ``quarantine`` moves to ``out_dir/quarantine/``; under ``fail`` it raises
     :class:`~proxyvault.validate.ValidationFailed` after the report is written.
     """
-    events_path = Path(summary.events_path)
-    quarantine_path = _output_path(out_dir, "quarantine", provenance.source, summary.source_file_sha256)
-    received_at = run.received_at or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    batch_hash = batch_id(summary.source_file_sha256)
+    if summary.batch_hour is None:
+        events = {"": Path(summary.events_path)}
+        quarantine = {"": _output_path(out_dir, "quarantine", provenance.source, summary.source_file_sha256)}
+        report_path = _output_path(out_dir, "validation", provenance.source, summary.source_file_sha256).with_suffix(".json")
+    else:
+        events = {hour: Path(p) for hour, p in summary.event_parts.items()}
+        quarantine = {hour: out_dir / part_key("quarantine", provenance.source, parse_utc(hour), batch_hash) for hour in events}
+        report_path = out_dir / validation_key(provenance.source, parse_utc(summary.batch_hour), batch_hash)
+    received = received_at(path, run)
+    scan = pl.scan_parquet(list(events.values())) if events else pl.DataFrame(CANONICAL_ARROW_SCHEMA.empty_table()).lazy()
     batch = Batch(
-        events=pl.scan_parquet(events_path),
+        events=scan,
         source=provenance.source,
         source_format=provenance.source_format,
         source_file_sha256=summary.source_file_sha256,
         carried_columns=summary.carried_columns,
-        received_at=received_at,
+        received_at=received,
         window_start=run.window_start,
         window_end=run.window_end,
     )
     report = validate_batch(batch, run.settings, run.engine)
-    report_path = _output_path(out_dir, "validation", provenance.source, summary.source_file_sha256).with_suffix(".json")
     report_sha = write_report(report, report_path)
     failed = report["status"] == "failed"
     action = "archive" if not failed else run.settings.policy
@@ -228,14 +340,19 @@ def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_
     if action != "quarantine":
         # a re-run judges the batch afresh; an earlier run's quarantined copy (the same
         # bytes, written from the same input) must not leave the rows in two places
-        quarantine_path.unlink(missing_ok=True)
+        for quarantined in quarantine.values():
+            quarantined.unlink(missing_ok=True)
     if not failed:
         return
     first = f"{report['failures'][0]}" + (f" (+{len(report['failures']) - 1} more)" if len(report["failures"]) > 1 else "")
     if action == "quarantine":
-        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-        events_path.replace(quarantine_path)
-        summary.events_path = str(quarantine_path)
+        for hour, events_path in events.items():
+            quarantine[hour].parent.mkdir(parents=True, exist_ok=True)
+            events_path.replace(quarantine[hour])
+        if summary.batch_hour is None:
+            summary.events_path = str(quarantine[""])
+        else:
+            summary.event_parts = {hour: str(path) for hour, path in quarantine.items()}
     elif action == "fail":
         raise ValidationFailed(f"{path}: source '{provenance.source}' failed validation (policy fail): {first}; report: {report_path}")
     elif run.alert:

@@ -1,0 +1,282 @@
+"""Archiving batches and sealing hours, on both stores: layout, determinism, idempotency, crash
+consistency, late data, retention per object, and the CLI end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from infra.layout import digest_key, manifest_key
+from infra.retention import retain_until
+from infra.store import LocalStore, ObjectStore, StoreError
+from proxyvault.seal import read_head
+from proxyvault.verify import verify_store
+from tests.conftest import REPO
+from tests.integration.archive_helpers import RETENTION, START, Backdoor, archive, make_keys, seal_until, squid_log
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ObjectStore, Backdoor]]:
+    if request.param == "local":
+        local = LocalStore(tmp_path / "store", lock_mode="COMPLIANCE")
+        yield local, Backdoor(local)
+        return
+    from infra.s3store import S3Store
+
+    bucket = request.getfixturevalue("s3_bucket")
+    s3 = S3Store(bucket, "", endpoint_url=request.getfixturevalue("s3_endpoint"), region="us-east-1", lock_mode="COMPLIANCE")
+    yield s3, Backdoor(s3, request.getfixturevalue("s3_client"), bucket)
+
+
+def test_layout_hive_parquet_readable_by_duckdb(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    log = squid_log(tmp_path / "a.log", START, hours=3, per_hour=100)
+    result = archive(store, log)
+    assert result.status == "archived" and result.rows == 300 and result.rejects == 1
+    keys = list(store.list_keys(""))
+    events = [k for k in keys if k.startswith("events/")]
+    assert events == [f"events/source=edge/date=2026-11-20/hour={h:02d}/part-{result.batch}.parquet" for h in (9, 10, 11)]
+    assert any(k.startswith("rejects/source=edge/date=2026-11-20/hour=09/") for k in keys)
+    assert any(k.startswith("validation/source=edge/date=2026-11-20/hour=09/") for k in keys)
+    raw = next(k for k in keys if k.startswith("raw/"))
+    # the raw object is the received bytes, zstd-compressed, named by their SHA-256
+    assert raw == f"raw/source=edge/date=2026-11-20/hour=09/{hashlib.sha256(log.read_bytes()).hexdigest()}.log.zst"
+    assert zstandard.ZstdDecompressor().decompress(store.get_bytes(raw)) == log.read_bytes()
+
+    glob = str(tmp_path / "store" / "events" / "**" / "*.parquet")
+    query = f"select hour::int h, count(*) n from read_parquet('{glob}', hive_partitioning=true) group by 1 order by 1"
+    rows = duckdb.sql(query)
+    assert [r[:2] for r in rows.fetchall()] == [(9, 100), (10, 100), (11, 100)]
+    for key in events:
+        parquet = pq.ParquetFile(store.root / key)
+        column = parquet.schema_arrow.get_field_index("event_time")
+        stats = parquet.metadata.row_group(0).column(column).statistics
+        assert stats is not None and stats.has_min_max  # statistics kept for pruning
+        assert parquet.metadata.row_group(0).column(column).compression == "ZSTD"
+        times = parquet.read(columns=["event_time"]).column(0).to_pylist()
+        assert times == sorted(times)
+
+
+def test_out_of_order_rows_are_sorted_within_each_hour(tmp_path: Path) -> None:
+    log = squid_log(tmp_path / "a.log", START, hours=2, per_hour=50, junk=0)
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[::-1]) + "\n")  # newest first
+    store = LocalStore(tmp_path / "store")
+    archive(store, log)
+    for key in store.list_keys("events/"):
+        times = pq.read_table(store.root / key, columns=["event_time"]).column(0).to_pylist()
+        assert times == sorted(times) and len(times) == 50
+
+
+def test_same_input_same_keys_and_bytes_in_a_fresh_store(tmp_path: Path) -> None:
+    log = squid_log(tmp_path / "a.log", START, hours=2, per_hour=60)
+    keys = make_keys(tmp_path / "keys")
+    snapshots = []
+    for name in ("one", "two"):
+        store = LocalStore(tmp_path / name)
+        archive(store, log)
+        seal_until(store, keys.signer, START + timedelta(hours=3))
+        snapshots.append(Backdoor(store).all_objects())
+    assert snapshots[0] == snapshots[1]
+    assert len(snapshots[0]) > 8
+
+
+def test_archiving_twice_changes_nothing(store: tuple[ObjectStore, Backdoor], tmp_path: Path) -> None:
+    target, backdoor = store
+    log = squid_log(tmp_path / "a.log", START, hours=2, per_hour=60)
+    first = archive(target, log)
+    before = backdoor.all_objects()
+    renamed = tmp_path / "renamed.log"
+    renamed.write_bytes(log.read_bytes())  # the same file under another name is the same batch
+    again = archive(target, renamed)
+    assert again.status == "already_archived" and again.manifest_sha256 == first.manifest_sha256
+    assert backdoor.all_objects() == before
+    assert all(backdoor.versions(k) == 1 for k in before)
+
+
+class CrashBeforeManifestError(Exception):
+    pass
+
+
+def test_crash_between_data_and_manifest_is_completed_by_the_next_run(store: tuple[ObjectStore, Backdoor], tmp_path: Path) -> None:
+    target, backdoor = store
+    keys = make_keys(tmp_path / "keys")
+    log = squid_log(tmp_path / "a.log", START, hours=2, per_hour=60)
+    original_put = target.put_bytes
+
+    def crashing_put(key: str, data: bytes, **kwargs: Any) -> Any:
+        if key.startswith("manifests/"):
+            raise CrashBeforeManifestError(key)
+        return original_put(key, data, **kwargs)
+
+    target.put_bytes = crashing_put  # type: ignore[method-assign]
+    with pytest.raises(CrashBeforeManifestError):
+        archive(target, log)
+    del target.put_bytes  # the process died; a new run uses the real store
+    data_keys = set(backdoor.all_objects())
+    assert data_keys and not any(k.startswith("manifests/") for k in data_keys)
+    # nothing that counts: sealing now lists no batch, and verify flags the orphans
+    seal_until(target, keys.signer, START + timedelta(hours=1))
+    head = read_head(target)
+    assert head is not None
+    assert json.loads(target.get_bytes(head.key))["manifests"] == []
+    orphans = verify_store(target, keys.trusted())
+    assert {p.key for p in orphans.problems if p.status == "unreferenced"} >= {k for k in data_keys if "hour=09" in k}
+
+    result = archive(target, log)  # the next run completes the batch
+    assert result.status == "archived" and result.objects_present == len(data_keys) and result.objects_written == 0
+    seal_until(target, keys.signer, START + timedelta(hours=3), recheck={START})
+    report = verify_store(target, keys.trusted())
+    assert report.ok, report.render()
+    assert all(backdoor.versions(k) == 1 for k in data_keys)
+
+
+def test_late_batch_gets_a_backfill_digest(store: tuple[ObjectStore, Backdoor], tmp_path: Path) -> None:
+    target, _ = store
+    keys = make_keys(tmp_path / "keys")
+    archive(target, squid_log(tmp_path / "a.log", START, hours=1, per_hour=30))
+    first = seal_until(target, keys.signer, START + timedelta(hours=4))
+    assert (first.hourly, first.empty, first.backfill) == (4, 3, 0)
+    late = archive(target, squid_log(tmp_path / "late.log", START + timedelta(hours=2), hours=1, per_hour=30, seed=3), "late-source")
+    second = seal_until(target, keys.signer, START + timedelta(hours=4), recheck={START + timedelta(hours=2)})
+    assert (second.hourly, second.backfill) == (0, 1)
+    backfill = json.loads(target.get_bytes(second.digests[0]))
+    assert backfill["kind"] == "backfill" and [m["key"] for m in backfill["manifests"]] == [late.manifest_key]
+    assert backfill["previous_digest_key"] == digest_key(START + timedelta(hours=3))
+    # the empty hourly digest of that hour stays: it said what had arrived when it was sealed
+    assert json.loads(target.get_bytes(digest_key(START + timedelta(hours=2))))["manifests"] == []
+    report = verify_store(target, keys.trusted())
+    assert report.ok, report.render()
+    # sealing again is a no-op
+    assert seal_until(target, keys.signer, START + timedelta(hours=4), recheck={START + timedelta(hours=2)}).digests == []
+
+
+def test_each_object_is_retained_from_its_event_date(store: tuple[ObjectStore, Backdoor], tmp_path: Path) -> None:
+    target, _ = store
+    log = squid_log(tmp_path / "a.log", datetime(2026, 11, 20, 22, 30, tzinfo=UTC), hours=3, per_hour=20)  # crosses midnight
+    result = archive(target, log)
+    manifest = json.loads(target.get_bytes(manifest_key("edge", result.batch)))
+    for obj in manifest["objects"]:
+        info = target.head(obj["key"])
+        assert info is not None and info.retention_mode == "COMPLIANCE"
+        if obj["kind"] == "events":
+            expected = retain_until(datetime.fromisoformat(obj["hour"].replace("Z", "+00:00")).date(), RETENTION.years)
+        else:  # batch-level objects hold rows of both dates: the later one counts
+            expected = retain_until(datetime(2026, 11, 21).date(), RETENTION.years)
+        assert info.retain_until == expected, obj["key"]
+    assert {o["hour"][:10] for o in manifest["objects"] if o["kind"] == "events"} == {"2026-11-20", "2026-11-21"}
+
+
+def test_manifest_records_the_batch(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    log = squid_log(tmp_path / "a.log", START, hours=1, per_hour=50)
+    result = archive(store, log)
+    manifest = json.loads(store.get_bytes(result.manifest_key))
+    assert manifest["receipt"]["sha256"].startswith(result.batch) and manifest["receipt"]["lines"] == 51
+    assert manifest["counts"]["rows_out"] + manifest["counts"]["rejects_out"] == manifest["counts"]["lines_in"]
+    assert manifest["schema_version"] == "1" and manifest["parser_version"].startswith("proxyvault ")
+    report = next(o for o in manifest["objects"] if o["kind"] == "validation")
+    assert manifest["validation"]["report_sha256"] == report["sha256"] and manifest["validation"]["status"] == "passed"
+    for obj in manifest["objects"]:
+        assert Backdoor(store).all_objects()[obj["key"]] == obj["sha256"]
+
+
+def test_multipart_objects_record_the_whole_object_sha256(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
+    from infra.s3store import S3Store
+
+    store = S3Store(s3_bucket, "", endpoint_url=s3_endpoint, region="us-east-1", multipart_threshold=5 * 1024 * 1024)
+    big = squid_log(tmp_path / "big.log", START, hours=1, per_hour=120_000)  # ~20 MB raw: the raw object goes up in parts
+    result = archive(store, big)
+    manifest = json.loads(store.get_bytes(result.manifest_key))
+    raw = next(o for o in manifest["objects"] if o["kind"] == "raw")
+    events = next(o for o in manifest["objects"] if o["kind"] == "events")
+    assert events["multipart"] is False
+    info = store.head(raw["key"])
+    assert info is not None
+    assert info.multipart == raw["multipart"]
+    assert info.sha256 == raw["sha256"]
+
+
+def test_fail_policy_stores_nothing(tmp_path: Path) -> None:
+    from infra.config import ValidationSettings
+    from proxyvault.archive import archive_file
+    from proxyvault.normalize import Provenance, ValidationRun
+    from proxyvault.validate import ValidationFailed
+    from transforms.parsers import ParserOptions, build_parser
+
+    store = LocalStore(tmp_path / "store")
+    log = squid_log(tmp_path / "a.log", START, hours=1, per_hour=20)
+    # received a day before its first line was written: every row is "in the future"
+    strict = ValidationRun(settings=ValidationSettings(policy="fail"), received_at=START - timedelta(days=1))
+    with pytest.raises(ValidationFailed):
+        archive_file(log, build_parser("squid", ParserOptions()), Provenance("edge", "squid", None), store, RETENTION, strict)
+    assert list(store.list_keys("")) == []
+
+
+def test_conflicting_bytes_under_a_key_are_refused(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.put_bytes("events/x", b"one")
+    with pytest.raises(StoreError, match="write-once"):
+        store.put_bytes("events/x", b"two")
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proxyvault", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+    )
+
+
+def test_cli_keys_archive_seal_verify(tmp_path: Path) -> None:
+    config = tmp_path / "proxyvault.toml"
+    config.write_text(
+        '[store]\npath = "vault"\n[keys]\nprivate = "k/sign.pem"\npublic = "k/sign.pub.pem"\n[sources.edge]\nformat = "squid"\n'
+    )
+    env = {"PROXYVAULT_CONFIG": str(config), "PYTHONPATH": str(REPO)}
+    made = _cli("keys", "generate", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    private = tmp_path / "k" / "sign.pem"
+    assert private.stat().st_mode & 0o777 == 0o600
+    fingerprint = next(line.split()[1] for line in made.stdout.splitlines() if line.startswith("fingerprint:"))
+    assert (tmp_path / "vault" / "keys" / f"{fingerprint.removeprefix('SHA256:')}.pub.pem").is_file()
+    assert "BEGIN PUBLIC KEY" in made.stdout
+    assert _cli("keys", "generate", cwd=tmp_path, env=env).returncode != 0  # never overwrites a signing key
+
+    log = squid_log(tmp_path / "in" / "a.log", START, hours=2, per_hour=30)
+    done = _cli("archive", "--source", "edge", "--seal-until", "2026-11-20T12:00:00Z", str(log), cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["batches"][0]["status"] == "archived" and summary["seal"]["hourly"] == 3
+
+    ok = _cli("verify", cwd=tmp_path, env=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "invalid: 0" in ok.stdout and "OK" in ok.stdout
+    as_json = json.loads(_cli("verify", "--json", cwd=tmp_path, env=env).stdout)
+    assert as_json["ok"] is True and as_json["covered_hours"] == 3
+
+    rejects = next((tmp_path / "vault" / "rejects").rglob("*.parquet"))
+    rejects.chmod(0o644)
+    rejects.write_bytes(rejects.read_bytes()[:-10])
+    bad = _cli("verify", "--start", "2026-11-20T09:00:00Z", "--end", "2026-11-20T12:00:00Z", cwd=tmp_path, env=env)
+    assert bad.returncode == 1
+    assert "INVALID" in bad.stdout and rejects.name in bad.stdout
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    env = {"PYTHONPATH": str(REPO)}
+    no_key = _cli("seal", "--until", "2026-11-20T12:00:00Z", cwd=tmp_path, env=env)
+    assert no_key.returncode == 1 and len(no_key.stderr.strip().splitlines()) == 1
+    assert "proxyvault keys generate" in no_key.stderr
+    nothing = _cli("verify", "--public-key", str(tmp_path / "missing.pem"), cwd=tmp_path, env=env)
+    assert nothing.returncode != 0 and "missing.pem" in nothing.stderr
