@@ -301,28 +301,44 @@ class _Verifier:
 
     # -- unreferenced ----------------------------------------------------------------------
 
-    def check_unreferenced(self, hours: list[datetime], sources: list[str], referenced: set[str], manifests: set[str]) -> None:
+    def check_unreferenced(
+        self, hours: list[datetime], sources: list[str], referenced: set[str], manifests: set[str], *, whole: bool
+    ) -> None:
+        """Flag what no verified manifest (or, for manifests, no digest) lists.
+
+        ``whole``: the whole store, every partition and every manifest, plus folders that
+        are not part of the layout at all; else the partitions of ``hours`` only.
+        """
         hour_texts = {utc_text(h) for h in hours}
         listed_manifests = {e["key"] for d in self.digests.values() for e in d.get("manifests", [])}
         candidates: set[str] = set()
+        days = sorted({h.replace(hour=0) for h in hours})
         for table in HOURLY_TABLES:
-            table_sources = [p[len(table) + len("/source=") : -1] for p in self.store.list_prefixes(f"{table}/")]
-            for source in table_sources:
+            for source_prefix in self.store.list_prefixes(f"{table}/"):
+                source = source_prefix[len(table) + len("/source=") : -1]
                 if sources and source not in sources:
                     continue
-                for day in sorted({h.replace(hour=0) for h in hours}):
-                    for key in self.store.list_keys(f"{table}/source={source}/date={day:%Y-%m-%d}/"):
-                        parts = parse_key(key)
-                        if parts is not None and utc_text(parts.hour) not in hour_texts:
-                            continue
-                        if key in referenced:
-                            continue
-                        if parts is None:
-                            self.report.add("unreferenced", "object", key, "not an archive key; no manifest lists it")
-                            continue
-                        if parts.batch:
-                            candidates.add(manifest_key(source, parts.batch))
-                        self.report.add("unreferenced", "object", key, "no verified manifest lists it (an unfinished batch, or added)")
+                prefixes = [source_prefix] if whole else [f"{source_prefix}date={day:%Y-%m-%d}/" for day in days]
+                for key in (k for prefix in prefixes for k in self.store.list_keys(prefix)):
+                    parts = parse_key(key)
+                    if key in referenced or (not whole and parts is not None and utc_text(parts.hour) not in hour_texts):
+                        continue
+                    if parts is None:
+                        self.report.add("unreferenced", "object", key, "not an archive key; no manifest lists it")
+                        continue
+                    if parts.batch:
+                        candidates.add(manifest_key(source, parts.batch))
+                    self.report.add("unreferenced", "object", key, "no verified manifest lists it (an unfinished batch, or added)")
+        if whole:
+            for key in self.store.list_keys("manifests/"):
+                parts = parse_key(key)
+                if not sources or (parts is not None and parts.source in sources):
+                    candidates.add(key)
+            known = {f"{t}/" for t in (*HOURLY_TABLES, "manifests", "digests", "keys")}
+            for folder in self.store.list_prefixes(""):
+                if folder not in known:
+                    for key in self.store.list_keys(folder):
+                        self.report.add("unreferenced", "object", key, "outside the archive layout")
         for key in sorted(candidates - manifests - listed_manifests):
             if self.store.head(key) is not None:
                 self.report.add("unreferenced", "manifest", key, "no digest lists it: seal its hours again (`proxyvault seal --recheck`)")
@@ -341,6 +357,7 @@ def verify_store(
 ) -> VerifyReport:
     """Verify ``store`` for the hours in [start, end) (default: every hour the chain covers)."""
     source_list = sorted(sources)
+    whole = start is None and end is None
     report = VerifyReport(store.location, utc_text(start), utc_text(end), source_list, offline=offline, trust=trust)
     verifier = _Verifier(store, keys, report, progress)
     head = _load_json(store.get_bytes(HEAD_KEY)) if store.head(HEAD_KEY) else None
@@ -379,7 +396,7 @@ def verify_store(
     manifests = verifier.check_manifests(source_list)
     referenced = verifier.check_objects(manifests)
     if not offline:
-        verifier.check_unreferenced(hours, source_list, referenced | set(manifests), set(manifests))
+        verifier.check_unreferenced(hours, source_list, referenced | set(manifests), set(manifests), whole=whole)
     return report
 
 

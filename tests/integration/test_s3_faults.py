@@ -140,3 +140,30 @@ def test_the_proxy_forwards_chunked_bodies_and_keeps_connections(s3_endpoint: st
     assert proxy.requests == 2 and proxy.total_injected == 0
     for key in ("chunked-1", "chunked-2"):
         assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == b"hello chunked " + key.encode()
+
+
+def test_archive_and_seal_through_a_flaky_endpoint_lose_and_duplicate_nothing(
+    s3_endpoint: str, s3_bucket: str, s3_client: Any, s3_session: Any, tmp_path: Path
+) -> None:
+    """The whole commit protocol (data, manifest, digests, head hint) through 10 % faults, then verified straight from moto."""
+    from datetime import timedelta
+
+    from proxyvault.verify import verify_store
+    from tests.integration.archive_helpers import START, archive, make_keys, seal_until, squid_log
+
+    keys = make_keys(tmp_path / "keys")
+    logs = [squid_log(tmp_path / f"{i}.log", START + timedelta(hours=i), hours=1.5, per_hour=200, seed=i) for i in range(3)]
+    with fault_proxy(s3_endpoint, rate=0.10, seed=11) as (url, proxy):
+        flaky = _store(url, s3_bucket, s3_session, max_attempts=10, connect_timeout=2.0, read_timeout=10.0)
+        results = [archive(flaky, log) for log in logs]
+        seal_until(flaky, keys.signer, START + timedelta(hours=5))
+        assert [archive(flaky, log).status for log in logs] == ["already_archived"] * 3
+    assert proxy.total_injected > 0, "the proxy injected no fault: the test proved nothing"
+    direct = _store(s3_endpoint, s3_bucket, s3_session)
+    report = verify_store(direct, keys.trusted())
+    assert report.ok, report.render()
+    assert report.covered_hours == 5 and report.checked["manifests"] == 3
+    assert sum(r.rows for r in results) == 3 * 300
+    versions = s3_client.list_object_versions(Bucket=s3_bucket).get("Versions", [])
+    keys_seen = [v["Key"] for v in versions if not v["Key"].endswith("digests/head.json")]
+    assert len(keys_seen) == len(set(keys_seen))  # one version of every write-once object

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from infra.integrity import canonical_json, generate_keypair, signed_document
-from infra.layout import digest_key
+from infra.layout import digest_key, manifest_key
 from infra.store import LocalStore, ObjectStore
 from proxyvault.verify import VerifyReport, verify_store
 from tests.integration.archive_helpers import START, Backdoor, Keys, archive, make_keys, seal_until, squid_log
@@ -132,6 +132,18 @@ def add_unreferenced(a: Archive) -> tuple[str, str]:
     return "unreferenced", key
 
 
+def add_foreign_object(a: Archive) -> tuple[str, str]:
+    key = "stash/payload.bin"
+    a.backdoor.write(key, b"not part of any batch")
+    return "unreferenced", key
+
+
+def add_unlisted_manifest(a: Archive) -> tuple[str, str]:
+    key = manifest_key("edge", "00000000deadbeef")
+    a.backdoor.write(key, a.backdoor.read(a.manifests[0]))
+    return "unreferenced", key
+
+
 CASES: list[Callable[[Archive], tuple[str, str]]] = [
     flip_parquet_byte,
     truncate_object,
@@ -142,6 +154,8 @@ CASES: list[Callable[[Archive], tuple[str, str]]] = [
     forge_digest,
     forge_with_own_key,
     add_unreferenced,
+    add_foreign_object,
+    add_unlisted_manifest,
 ]
 
 
