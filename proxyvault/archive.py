@@ -35,7 +35,7 @@ from infra.integrity import canonical_json, sha256_hex
 from infra.layout import batch_id, manifest_key, parse_utc, raw_key, utc_text
 from infra.rawfile import sha256_file
 from infra.retention import latest_retain_until, retain_until
-from infra.store import ObjectStore, sha256_path
+from infra.store import ObjectConflictError, ObjectStore, sha256_path
 from proxyvault import __version__
 from proxyvault.normalize import FileSummary, Provenance, ValidationRun, normalize_file, received_at
 from transforms.parsers import LineParser
@@ -88,6 +88,15 @@ def _part_info(path: Path) -> dict[str, Any]:
     stats = pl.scan_parquet(path).select(rows=pl.len(), first=pl.col("event_time").min(), last=pl.col("event_time").max()).collect()
     row = stats.row(0, named=True)
     return {"rows": row["rows"], "first_event_time": utc_text(row["first"]), "last_event_time": utc_text(row["last"])}
+
+
+def _conflict_hint(store: ObjectStore, path: Path, key: str, kind: str) -> str:
+    """Why an unfinished earlier archive of the same file wrote other bytes, and how to finish it."""
+    where = f"{path}: an earlier archive of this file stopped before its manifest and wrote other bytes to {store.location}/{key}"
+    if kind == "validation":
+        earlier = json.loads(store.get_bytes(key)).get("clock", {}).get("window", {}).get("received_at")
+        return f"{where}: its receipt time was {earlier}; archive it again with --received-at {earlier} to complete that batch"
+    return f"{where}: the parser or proxyvault version changed since; archive it with the version that started it"
 
 
 def archive_file(
@@ -166,7 +175,10 @@ def archive_file(
                 info = present
                 result.objects_present += 1
             else:
-                info = store.put_file(key, local, sha256=object_sha, retain_until=until)
+                try:
+                    info = store.put_file(key, local, sha256=object_sha, retain_until=until)
+                except ObjectConflictError as exc:
+                    raise ObjectConflictError(_conflict_hint(store, path, key, obj["kind"])) from exc
                 result.objects_written += 1
                 result.bytes_written += info.size
             listed.append(

@@ -308,6 +308,8 @@ def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_
         quarantine = {hour: out_dir / part_key("quarantine", provenance.source, parse_utc(hour), batch_hash) for hour in events}
         report_path = out_dir / validation_key(provenance.source, parse_utc(summary.batch_hour), batch_hash)
     received = received_at(path, run)
+    # in the archive layout the staging folder is temporary: name the report by its store key
+    shown = report_path if summary.batch_hour is None else report_path.relative_to(out_dir)
     scan = pl.scan_parquet(list(events.values())) if events else pl.DataFrame(CANONICAL_ARROW_SCHEMA.empty_table()).lazy()
     batch = Batch(
         events=scan,
@@ -354,11 +356,9 @@ def validate_file(path: Path, summary: FileSummary, provenance: Provenance, out_
         else:
             summary.event_parts = {hour: str(path) for hour, path in quarantine.items()}
     elif action == "fail":
-        raise ValidationFailed(f"{path}: source '{provenance.source}' failed validation (policy fail): {first}; report: {report_path}")
+        raise ValidationFailed(f"{path}: source '{provenance.source}' failed validation (policy fail): {first}; report: {shown}")
     elif run.alert:
-        run.alert(
-            f"ALERT {path}: source '{provenance.source}' failed validation, archived and marked failed: {first}; report: {report_path}"
-        )
+        run.alert(f"ALERT {path}: source '{provenance.source}' failed validation, archived and marked failed: {first}; report: {shown}")
 
 
 def normalize_files(

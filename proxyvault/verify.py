@@ -71,7 +71,10 @@ class VerifyReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     checked: dict[str, int] = field(default_factory=lambda: {"digests": 0, "manifests": 0, "objects": 0, "hours": 0})
     covered_hours: int = 0
-    not_present: int = 0
+    #: offline: keys that verified documents list but the folder does not hold (not judged)
+    not_present: list[str] = field(default_factory=list)
+    #: objects of hours not sealed yet (after sealed_through) and their manifests: not judged until sealed
+    pending: int = 0
     bytes_hashed: int = 0
     sealed_through: str | None = None
     key_fingerprints: list[str] = field(default_factory=list)
@@ -99,6 +102,7 @@ class VerifyReport:
             "checked": self.checked,
             "covered_hours": self.covered_hours,
             "not_present": self.not_present,
+            "pending": self.pending,
             "bytes_hashed": self.bytes_hashed,
             "sealed_through": self.sealed_through,
             "key_fingerprints": self.key_fingerprints,
@@ -118,7 +122,11 @@ class VerifyReport:
             f"({self.bytes_hashed / 1e6:,.1f} MB re-hashed); sealed through {self.sealed_through or '-'}; {self.trust}"
         )
         if self.not_present:
-            lines.append(f"  {self.not_present} listed items are not in this folder (not restored), not judged")
+            lines.append(
+                f"  {len(self.not_present)} listed items are not in this folder (not restored), not judged, e.g. {self.not_present[0]}"
+            )
+        if self.pending:
+            lines.append(f"  {self.pending} objects of batches archived after the last seal: judged once their hours are sealed")
         for p in self.problems:
             lines.append(f"  {p.status.upper():12} {p.kind:8} {p.key}: {p.detail}")
         lines.append("  OK: everything in range is valid" if self.ok else f"  FAILED: {len(self.problems)} problems")
@@ -217,7 +225,7 @@ class _Verifier:
         data = self._get(previous)
         if data is None:
             if self.report.offline:
-                self.report.not_present += 1
+                self.report.not_present.append(previous)
                 return None
             self.report.add(
                 "missing", "digest", previous, f"the previous digest of {document.get('hour')} ({document.get('kind')}) is gone"
@@ -247,7 +255,7 @@ class _Verifier:
             data = self._get(key)
             if data is None:
                 if self.report.offline:
-                    self.report.not_present += 1
+                    self.report.not_present.append(key)
                 else:
                     self.report.add("missing", "manifest", key, "listed in a digest but absent")
                 continue
@@ -284,7 +292,7 @@ class _Verifier:
                 done += 1
                 if sha is None:
                     if self.report.offline:
-                        self.report.not_present += 1
+                        self.report.not_present.append(key)
                     else:
                         self.report.add("missing", "object", key, f"listed in manifest batch {obj.get('key', key)} but absent")
                     continue
@@ -302,13 +310,23 @@ class _Verifier:
     # -- unreferenced ----------------------------------------------------------------------
 
     def check_unreferenced(
-        self, hours: list[datetime], sources: list[str], referenced: set[str], manifests: set[str], *, whole: bool
+        self,
+        hours: list[datetime],
+        sources: list[str],
+        referenced: set[str],
+        manifests: set[str],
+        *,
+        whole: bool,
+        sealed_through: datetime | None,
     ) -> None:
         """Flag what no verified manifest (or, for manifests, no digest) lists.
 
         ``whole``: the whole store, every partition and every manifest, plus folders that
-        are not part of the layout at all; else the partitions of ``hours`` only.
+        are not part of the layout at all (not offline: a restored folder holds other files); else
+        the partitions of ``hours`` only. In the whole store, objects of hours after
+        ``sealed_through`` are pending, not unreferenced: no digest could list them yet.
         """
+        pending_manifests: set[str] = set()
         hour_texts = {utc_text(h) for h in hours}
         listed_manifests = {e["key"] for d in self.digests.values() for e in d.get("manifests", [])}
         candidates: set[str] = set()
@@ -326,8 +344,12 @@ class _Verifier:
                     if parts is None:
                         self.report.add("unreferenced", "object", key, "not an archive key; no manifest lists it")
                         continue
-                    if parts.batch:
-                        candidates.add(manifest_key(source, parts.batch))
+                    mkey = manifest_key(source, parts.batch or "")
+                    if whole and not self.report.offline and parts.hour and (sealed_through is None or parts.hour > sealed_through):
+                        self.report.pending += 1
+                        pending_manifests.add(mkey)
+                        continue
+                    candidates.add(mkey)
                     self.report.add("unreferenced", "object", key, "no verified manifest lists it (an unfinished batch, or added)")
         if whole:
             for key in self.store.list_keys("manifests/"):
@@ -335,13 +357,16 @@ class _Verifier:
                 if not sources or (parts is not None and parts.source in sources):
                     candidates.add(key)
             known = {f"{t}/" for t in (*HOURLY_TABLES, "manifests", "digests", "keys")}
-            for folder in self.store.list_prefixes(""):
+            for folder in [] if self.report.offline else self.store.list_prefixes(""):
                 if folder not in known:
                     for key in self.store.list_keys(folder):
                         self.report.add("unreferenced", "object", key, "outside the archive layout")
-        for key in sorted(candidates - manifests - listed_manifests):
+        for key in sorted(candidates - manifests - listed_manifests - pending_manifests):
             if self.store.head(key) is not None:
-                self.report.add("unreferenced", "manifest", key, "no digest lists it: seal its hours again (`proxyvault seal --recheck`)")
+                why = (
+                    "no digest lists it: a batch archived after its hours were sealed; `proxyvault seal --until T --recheck HOUR` lists it"
+                )
+                self.report.add("unreferenced", "manifest", key, why)
 
 
 def verify_store(
@@ -366,8 +391,8 @@ def verify_store(
     if start is None or end is None:
         first, last = _chain_span(store)
         if first is None or last is None:
-            if not offline:
-                report.add("gap", "hour", "digests/", "no digest at all: nothing was ever sealed (`proxyvault seal`)")
+            why = "no digest in this folder: nothing here can be verified" if offline else "no digest at all: nothing was ever sealed"
+            report.add("gap", "hour", "digests/", why)
             return report
         start = start or first
         end = end or (last + HOUR)
@@ -395,8 +420,9 @@ def verify_store(
             report.add("gap", "hour", digest_key(hour), why)
     manifests = verifier.check_manifests(source_list)
     referenced = verifier.check_objects(manifests)
-    if not offline:
-        verifier.check_unreferenced(hours, source_list, referenced | set(manifests), set(manifests), whole=whole)
+    verifier.check_unreferenced(
+        hours, source_list, referenced | set(manifests), set(manifests), whole=whole or offline, sealed_through=sealed_through
+    )
     return report
 
 

@@ -280,3 +280,33 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert "proxyvault keys generate" in no_key.stderr
     nothing = _cli("verify", "--public-key", str(tmp_path / "missing.pem"), cwd=tmp_path, env=env)
     assert nothing.returncode != 0 and "missing.pem" in nothing.stderr
+
+
+def test_finishing_a_crashed_batch_after_its_receipt_time_changed(tmp_path: Path) -> None:
+    """The file was touched between the crash and the re-run: the error says which receipt time completes the batch."""
+    from infra.store import ObjectConflictError
+    from proxyvault.archive import archive_file
+    from proxyvault.normalize import Provenance, ValidationRun
+    from transforms.parsers import ParserOptions, build_parser
+
+    store = LocalStore(tmp_path / "store")
+    log = squid_log(tmp_path / "a.log", START, hours=1, per_hour=20)
+    original_put = store.put_bytes
+
+    def crashing_put(key: str, data: bytes, **kwargs: Any) -> Any:
+        if key.startswith("manifests/"):
+            raise CrashBeforeManifestError(key)
+        return original_put(key, data, **kwargs)
+
+    store.put_bytes = crashing_put  # type: ignore[method-assign]
+    with pytest.raises(CrashBeforeManifestError):
+        archive(store, log)
+    del store.put_bytes
+    first_receipt = datetime.fromtimestamp(log.stat().st_mtime, UTC)
+    os.utime(log, (log.stat().st_mtime + 3600,) * 2)
+    with pytest.raises(ObjectConflictError, match=r"--received-at 2026-11-20T10:01:00") as caught:
+        archive(store, log)
+    assert "validation/" in str(caught.value) and str(log) in str(caught.value)
+    parser = build_parser("squid", ParserOptions())
+    done = archive_file(log, parser, Provenance("edge", "squid", "proxy-1"), store, RETENTION, ValidationRun(received_at=first_receipt))
+    assert done.status == "archived" and done.objects_written == 0

@@ -219,7 +219,7 @@ def test_offline_verify_of_a_downloaded_copy(built: Archive) -> None:
     public = built.keys.public_path
     report = verify_store(LocalStore(folder), built.keys.trusted(), offline=True)
     assert report.ok, report.render()
-    assert report.counts["valid"] >= 3 and report.not_present > 0  # the previous digest and other hours were not copied
+    assert report.counts["valid"] >= 3 and report.not_present  # the previous digest and other hours were not copied
 
     part = next(folder.rglob("part-*.parquet"))
     part.write_bytes(part.read_bytes()[:-1] + bytes([part.read_bytes()[-1] ^ 1]))
@@ -232,5 +232,30 @@ def test_offline_verify_of_the_whole_store_copied(built: Archive) -> None:
     folder = built.workdir / "copy"
     _copy(built.store, list(built.store.list_keys("")), folder)
     report = verify_store(LocalStore(folder), built.keys.trusted(), offline=True)
-    assert report.ok and report.not_present == 0, report.render()
+    assert report.ok and report.not_present == [], report.render()
     assert report.covered_hours == 6
+
+
+def test_offline_verify_flags_a_file_added_to_the_copy_and_an_empty_folder(built: Archive) -> None:
+    folder = built.workdir / "copy"
+    _copy(built.store, list(built.store.list_keys("")), folder)
+    planted = folder / "events/source=edge/date=2026-11-20/hour=10/part-00000000deadbeef.parquet"
+    planted.write_bytes(b"PAR1 planted")
+    report = verify_store(LocalStore(folder), built.keys.trusted(), offline=True)
+    assert ("unreferenced", planted.relative_to(folder).as_posix()) in [(p.status, p.key) for p in report.problems]
+    empty = built.workdir / "empty"
+    empty.mkdir()
+    nothing = verify_store(LocalStore(empty), built.keys.trusted(), offline=True)
+    assert not nothing.ok and nothing.problems[0].status == "gap"
+
+
+def test_a_batch_archived_after_the_last_seal_is_pending_not_a_problem(built: Archive) -> None:
+    later = squid_log(built.workdir / "in" / "later.log", START + timedelta(hours=7), hours=1, per_hour=20, seed=9)
+    result = archive(built.store, later)
+    report = built.verify()
+    assert report.ok, report.render()
+    assert report.pending >= 2
+    seal_until(built.store, built.keys.signer, START + timedelta(hours=9))
+    sealed = built.verify()
+    assert sealed.ok and sealed.pending == 0 and result.manifest_key in {p for p in built.store.list_keys("manifests/")}
+    assert sealed.checked["manifests"] == 3
