@@ -118,16 +118,16 @@ def archive_file(
     sha = sha256_file(path)
     batch = batch_id(sha)
     mkey = manifest_key(provenance.source, batch)
-    existing = store.head(mkey)
-    if existing is not None:
-        manifest = json.loads(store.get_bytes(mkey))
+    if store.head(mkey) is not None:
+        data = store.get_bytes(mkey)
+        manifest = json.loads(data)
         return ArchiveResult(
             input=str(path),
             source=provenance.source,
             batch=batch,
             status="already_archived",
             manifest_key=mkey,
-            manifest_sha256=existing.sha256 or sha256_hex(store.get_bytes(mkey)),
+            manifest_sha256=sha256_hex(data),
             rows=manifest["counts"]["rows_out"],
             rejects=manifest["counts"]["rejects_out"],
             hours=manifest["hours"],

@@ -111,10 +111,6 @@ class _Partitions:
         wanted = hour_prefix(table, source, hour)
         return [k for k in self.dates[prefix] if k.startswith(wanted)]
 
-    def forget(self, hour: datetime) -> None:
-        """Drop cached listings of ``hour``'s date (re-list after new commits)."""
-        self.dates = {p: keys for p, keys in self.dates.items() if f"/date={hour:%Y-%m-%d}/" not in p}
-
 
 def batches_touching(
     store: ObjectStore, hour: datetime, partitions: _Partitions | None = None

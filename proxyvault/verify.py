@@ -175,8 +175,7 @@ class _Verifier:
             for key in self.store.list_keys(digest_date_prefix(day)):
                 parts = parse_key(key)
                 if parts is None:
-                    if not key.endswith(".json") or "/hour=" not in key:
-                        self.report.add("unreferenced", "object", key, "not a digest key")
+                    self.report.add("unreferenced", "object", key, "not a digest key")
                     continue
                 if utc_text(parts.hour) in wanted:
                     keys.append(key)

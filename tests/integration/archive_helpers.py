@@ -6,10 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from infra.config import RetentionSettings
 from infra.integrity import Signer, generate_keypair, load_public_keys
@@ -45,6 +49,28 @@ def squid_log(path: Path, start: datetime, hours: float, per_hour: int, seed: in
 def archive(store: ObjectStore, path: Path, source: str = "edge") -> ArchiveResult:
     parser = build_parser("squid", ParserOptions())
     return archive_file(path, parser, Provenance(source, "squid", "proxy-1"), store, RETENTION, ValidationRun())
+
+
+class CrashBeforeManifestError(Exception):
+    """Stands for the process dying between a batch's data objects and its manifest."""
+
+
+@contextmanager
+def crash_before_manifest(store: ObjectStore) -> Iterator[None]:
+    """Within the block, writing a manifest to ``store`` "kills" the archive (raises); the store is whole again after."""
+    original = store.put_bytes
+
+    def put_bytes(key: str, data: bytes, **kwargs: Any) -> Any:
+        if key.startswith("manifests/"):
+            raise CrashBeforeManifestError(key)
+        return original(key, data, **kwargs)
+
+    store.put_bytes = put_bytes  # type: ignore[method-assign]
+    try:
+        with pytest.raises(CrashBeforeManifestError):
+            yield
+    finally:
+        del store.put_bytes
 
 
 def seal_until(store: ObjectStore, signer: Signer, until: datetime, recheck: set[datetime] | None = None) -> SealResult:

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -24,7 +23,16 @@ from infra.store import LocalStore, ObjectStore, StoreError
 from proxyvault.seal import read_head
 from proxyvault.verify import verify_store
 from tests.conftest import REPO
-from tests.integration.archive_helpers import RETENTION, START, Backdoor, archive, make_keys, seal_until, squid_log
+from tests.integration.archive_helpers import (
+    RETENTION,
+    START,
+    Backdoor,
+    archive,
+    crash_before_manifest,
+    make_keys,
+    seal_until,
+    squid_log,
+)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -106,25 +114,12 @@ def test_archiving_twice_changes_nothing(store: tuple[ObjectStore, Backdoor], tm
     assert all(backdoor.versions(k) == 1 for k in before)
 
 
-class CrashBeforeManifestError(Exception):
-    pass
-
-
 def test_crash_between_data_and_manifest_is_completed_by_the_next_run(store: tuple[ObjectStore, Backdoor], tmp_path: Path) -> None:
     target, backdoor = store
     keys = make_keys(tmp_path / "keys")
     log = squid_log(tmp_path / "a.log", START, hours=2, per_hour=60)
-    original_put = target.put_bytes
-
-    def crashing_put(key: str, data: bytes, **kwargs: Any) -> Any:
-        if key.startswith("manifests/"):
-            raise CrashBeforeManifestError(key)
-        return original_put(key, data, **kwargs)
-
-    target.put_bytes = crashing_put  # type: ignore[method-assign]
-    with pytest.raises(CrashBeforeManifestError):
+    with crash_before_manifest(target):
         archive(target, log)
-    del target.put_bytes  # the process died; a new run uses the real store
     data_keys = set(backdoor.all_objects())
     assert data_keys and not any(k.startswith("manifests/") for k in data_keys)
     # nothing that counts: sealing now lists no batch, and verify flags the orphans
@@ -291,17 +286,8 @@ def test_finishing_a_crashed_batch_after_its_receipt_time_changed(tmp_path: Path
 
     store = LocalStore(tmp_path / "store")
     log = squid_log(tmp_path / "a.log", START, hours=1, per_hour=20)
-    original_put = store.put_bytes
-
-    def crashing_put(key: str, data: bytes, **kwargs: Any) -> Any:
-        if key.startswith("manifests/"):
-            raise CrashBeforeManifestError(key)
-        return original_put(key, data, **kwargs)
-
-    store.put_bytes = crashing_put  # type: ignore[method-assign]
-    with pytest.raises(CrashBeforeManifestError):
+    with crash_before_manifest(store):
         archive(store, log)
-    del store.put_bytes
     first_receipt = datetime.fromtimestamp(log.stat().st_mtime, UTC)
     os.utime(log, (log.stat().st_mtime + 3600,) * 2)
     with pytest.raises(ObjectConflictError, match=r"--received-at 2026-11-20T10:01:00") as caught:
