@@ -30,6 +30,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/normalize.py
 	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/archive.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -135,11 +136,19 @@ def archive_file(
         )
     with tempfile.TemporaryDirectory(prefix="proxyvault-archive-", dir=workdir) as tmp:
         stage = Path(tmp)
-        summary = normalize_file(path, parser, provenance, stage, progress=progress, validation=validation, layout="archive", sha256=sha)
+        compressed = stage / "raw.zst.tmp"
+        # zstd releases the GIL: compressing beside the parse hides most of its cost
+        with ThreadPoolExecutor(1) as pool:
+            compressing = pool.submit(compress_raw, path, compressed)
+            summary = normalize_file(
+                path, parser, provenance, stage, progress=progress, validation=validation, layout="archive", sha256=sha
+            )
+            compressing.result()
         assert summary.batch_hour is not None and summary.validation is not None
         batch_hour = parse_utc(summary.batch_hour)
         raw_path = stage / raw_key(provenance.source, batch_hour, sha)
-        compress_raw(path, raw_path)
+        raw_path.parent.mkdir(parents=True, exist_ok=True)
+        compressed.replace(raw_path)
         batch_until = latest_retain_until(_event_dates(summary, batch_hour), retention.years)
 
         objects: list[dict[str, Any]] = []
