@@ -126,6 +126,13 @@ class ObjectStore(ABC):
         with self.open(key) as stream:
             return stream.read()
 
+    def get_if_exists(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none: one request where HEAD then GET would be two."""
+        try:
+            return self.get_bytes(key)
+        except ObjectMissingError:
+            return None
+
     @abstractmethod
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix`` (recursively), in lexicographic order."""

@@ -119,8 +119,8 @@ def archive_file(
     sha = sha256_file(path)
     batch = batch_id(sha)
     mkey = manifest_key(provenance.source, batch)
-    if store.head(mkey) is not None:
-        data = store.get_bytes(mkey)
+    data = store.get_if_exists(mkey)
+    if data is not None:
         manifest = json.loads(data)
         return ArchiveResult(
             input=str(path),

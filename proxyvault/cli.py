@@ -45,6 +45,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def add_config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", type=Path, help="config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+
+
 def _add_source_options(p: argparse.ArgumentParser) -> None:
     """Options that say what the inputs are; a configured ``--source`` supplies defaults."""
     p.add_argument(
@@ -70,7 +74,7 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--source", metavar="NAME", help="source name; a source in the config brings its format, zone and thresholds")
     p.add_argument("--proxy-host", metavar="NAME", help="which proxy wrote the logs")
-    p.add_argument("--config", metavar="FILE", type=Path, help="sources config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    add_config_option(p)
     p.add_argument(
         "--engine",
         choices=["polars", "great_expectations"],

@@ -15,7 +15,7 @@ from infra.integrity import fingerprint, generate_keypair, load_public_keys, loa
 from infra.layout import floor_hour, parse_utc, public_key_key
 from infra.store import LocalStore, ObjectStore, open_store
 from proxyvault.archive import ArchiveResult, archive_file
-from proxyvault.cli import UsageError, _add_source_options, _Parser, _utc_time, source_context
+from proxyvault.cli import UsageError, _add_source_options, _Parser, _utc_time, add_config_option, source_context
 from proxyvault.normalize import Provenance, sample_lines, stderr_progress
 from proxyvault.seal import SealResult, seal
 from proxyvault.verify import store_public_keys, verify_store
@@ -95,7 +95,7 @@ def _add_seal(sub: Subparsers) -> None:
         "yet (empty when nothing arrived), plus a backfill digest for each --recheck hour that received batches after "
         "it was sealed. Only one sealer may run per store.",
     )
-    p.add_argument("--config", metavar="FILE", type=Path, help="config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    add_config_option(p)
     p.add_argument("--until", metavar="TIME", type=_utc_time, required=True, help="seal the hours that end at or before TIME")
     p.add_argument("--start", metavar="TIME", type=_utc_time, help="first hour of a new chain (default: the earliest hour with data)")
     p.add_argument("--recheck", metavar="HOUR", type=_utc_time, nargs="*", default=[], help="sealed hours that may have late batches")
@@ -132,7 +132,7 @@ def _add_verify(sub: Subparsers) -> None:
         "link to the previous digest, each manifest's hash, each object's bytes (re-hashed), hours without a digest "
         "(gap) and objects no manifest lists (unreferenced). Prints counts per status and every problem; exit 1 on any.",
     )
-    p.add_argument("--config", metavar="FILE", type=Path, help="config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    add_config_option(p)
     p.add_argument("--start", metavar="TIME", type=_utc_time, help="first hour to verify (ISO 8601 with offset)")
     p.add_argument("--end", metavar="TIME", type=_utc_time, help="end of the range (exclusive)")
     p.add_argument("--source", metavar="NAME", action="append", default=[], help="only this source's manifests and objects")
@@ -199,7 +199,7 @@ def _add_keys(sub: Subparsers) -> None:
         "put the public key in the store under keys/<fingerprint>.pub.pem, and print it for auditors. "
         "Refuses to overwrite an existing private key.",
     )
-    g.add_argument("--config", metavar="FILE", type=Path, help="config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    add_config_option(g)
     g.add_argument("--private", metavar="FILE", type=Path, help="private key path (default: [keys] private)")
     g.add_argument("--public", metavar="FILE", type=Path, help="public key path (default: [keys] public)")
     g.add_argument("--no-store", action="store_true", help="do not put the public key in the store")
@@ -236,7 +236,7 @@ def _add_provision(sub: Subparsers) -> None:
         "(mode and years from [retention]); lifecycle transitions; a bucket policy denying non-TLS access and deletes. "
         "Idempotent: prints each step as set or unchanged.",
     )
-    p.add_argument("--config", metavar="FILE", type=Path, help="config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    add_config_option(p)
     p.add_argument("--no-create", action="store_true", help="fail instead of creating a missing bucket")
     p.add_argument("--no-bucket-policy", action="store_true", help="leave the bucket policy alone")
     p.set_defaults(run=_run_provision)
@@ -279,7 +279,7 @@ def _add_legal_hold(sub: Subparsers) -> None:
         "events, quarantine, rejects, raw, validation reports and the batches' manifests, and the hours' digests.",
     )
     p.add_argument("state", choices=["on", "off"])
-    p.add_argument("--config", metavar="FILE", type=Path, help="config (default: $PROXYVAULT_CONFIG, else built-in defaults)")
+    add_config_option(p)
     p.add_argument("--start", metavar="TIME", type=_utc_time, required=True)
     p.add_argument("--end", metavar="TIME", type=_utc_time, required=True)
     p.add_argument("--source", metavar="NAME", action="append", default=[], help="only this source (repeatable)")

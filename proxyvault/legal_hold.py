@@ -35,10 +35,11 @@ def keys_in_range(store: ObjectStore, start: datetime, end: datetime, sources: I
                         keys.add(key)
                         manifests.add(manifest_key(source, parts.batch))
     for mkey in manifests:
-        if store.head(mkey) is None:
+        data = store.get_if_exists(mkey)
+        if data is None:
             continue
         keys.add(mkey)
-        keys.update(o["key"] for o in json.loads(store.get_bytes(mkey))["objects"])
+        keys.update(o["key"] for o in json.loads(data)["objects"])
     for day in days:
         for key in store.list_keys(digest_date_prefix(datetime.fromisoformat(day))):
             parts = parse_key(key)

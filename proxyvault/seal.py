@@ -74,15 +74,16 @@ class SealResult:
 
 def read_head(store: ObjectStore) -> ChainHead | None:
     """The chain's end per the head hint, checked against the digest it names."""
-    if store.head(HEAD_KEY) is None:
+    hint_data = store.get_if_exists(HEAD_KEY)
+    if hint_data is None:
         return None
-    hint = json.loads(store.get_bytes(HEAD_KEY))
+    hint = json.loads(hint_data)
     key = hint["key"]
-    if store.head(key) is None:
+    data = store.get_if_exists(key)
+    if data is None:
         raise ChainError(
             f"{store.location}: {HEAD_KEY} names {key}, which is missing; run `proxyvault verify` and investigate before sealing"
         )
-    data = store.get_bytes(key)
     if sha256_hex(data) != hint["sha256"]:
         raise ChainError(f"{store.location}: {key} does not hash to what {HEAD_KEY} says; run `proxyvault verify` and investigate")
     digest = json.loads(data)
@@ -128,10 +129,10 @@ def batches_touching(
                 mkey = manifest_key(source, parts.batch)
                 if mkey in entries:
                     continue
-                if store.head(mkey) is None:
+                data = store.get_if_exists(mkey)
+                if data is None:
                     uncommitted.append(key)
                     continue
-                data = store.get_bytes(mkey)
                 manifest = json.loads(data)
                 rows = sum(
                     o.get("rows", 0) for o in manifest["objects"] if o["kind"] in ("events", "quarantine") and o["hour"] == utc_text(hour)
@@ -211,13 +212,12 @@ def seal(
         if present is not None and present.sha256 != sha256_hex(data):
             # an earlier seal wrote this digest and stopped before moving the head: adopt it
             # if it extends the same chain end, else refuse (two sealers, or tampering)
-            earlier = json.loads(store.get_bytes(key))
-            if earlier.get("previous_digest_key") != document["previous_digest_key"]:
+            data = store.get_bytes(key)
+            if json.loads(data).get("previous_digest_key") != document["previous_digest_key"]:
                 raise ChainError(
                     f"{store.location}: {key} exists and does not follow {document['previous_digest_key']}; "
                     "another sealer ran or the chain was altered: run `proxyvault verify`"
                 )
-            data = store.get_bytes(key)
         else:
             store.put_bytes(key, data, retain_until=retain_until(hour.date(), retention.years))
         signed = json.loads(data)

@@ -41,7 +41,7 @@ from infra.layout import (
     parse_utc,
     utc_text,
 )
-from infra.store import ObjectStore, StoreError, sha256_stream
+from infra.store import ObjectMissingError, ObjectStore, sha256_stream
 
 STATUSES = ("valid", "invalid", "missing", "unreferenced", "gap")
 PROBLEMS = ("invalid", "missing", "unreferenced", "gap")
@@ -160,12 +160,6 @@ class _Verifier:
         self.digests: dict[str, dict[str, Any]] = {}
         self.digest_sha: dict[str, str] = {}
 
-    def _get(self, key: str) -> bytes | None:
-        try:
-            return self.store.get_bytes(key)
-        except StoreError:
-            return None
-
     # -- digests ---------------------------------------------------------------------------
 
     def digest_keys_in(self, hours: list[datetime]) -> list[str]:
@@ -184,7 +178,7 @@ class _Verifier:
     def check_digest(self, key: str) -> dict[str, Any] | None:
         """Check one digest and its link to the previous one; the parsed digest when it is valid."""
         self.report.checked["digests"] += 1
-        data = self._get(key)
+        data = self.store.get_if_exists(key)
         if data is None:
             self.report.add("missing", "digest", key, "listed as a previous digest but absent")
             return None
@@ -221,7 +215,7 @@ class _Verifier:
         previous = document.get("previous_digest_key")
         if previous is None:
             return None if document.get("sequence") == 1 else "has no previous digest but is not the first of the chain"
-        data = self._get(previous)
+        data = self.store.get_if_exists(previous)
         if data is None:
             if self.report.offline:
                 self.report.not_present.append(previous)
@@ -251,7 +245,7 @@ class _Verifier:
         manifests: dict[str, dict[str, Any]] = {}
         for key, entry in sorted(entries.items()):
             self.report.checked["manifests"] += 1
-            data = self._get(key)
+            data = self.store.get_if_exists(key)
             if data is None:
                 if self.report.offline:
                     self.report.not_present.append(key)
@@ -279,9 +273,11 @@ class _Verifier:
 
         def rehash(item: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any], str | None, int]:
             key, obj = item
-            if self.store.head(key) is None:
+            try:
+                stream = self.store.open(key)
+            except ObjectMissingError:
                 return key, obj, None, -1
-            with self.store.open(key) as stream:
+            with stream:
                 sha, size = sha256_stream(stream)
             return key, obj, sha, size
 
@@ -384,7 +380,8 @@ def verify_store(
     whole = start is None and end is None
     report = VerifyReport(store.location, utc_text(start), utc_text(end), source_list, offline=offline, trust=trust)
     verifier = _Verifier(store, keys, report, progress)
-    head = _load_json(store.get_bytes(HEAD_KEY)) if store.head(HEAD_KEY) else None
+    head_data = store.get_if_exists(HEAD_KEY)
+    head = _load_json(head_data) if head_data is not None else None
     if head and head.get("sealed_through"):
         report.sealed_through = head["sealed_through"]
     if start is None or end is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import zstandard
 
 from infra.layout import digest_key, manifest_key
 from infra.retention import retain_until
-from infra.store import LocalStore, ObjectStore, StoreError
+from infra.store import LocalStore, ObjectStore, StoreError, sha256_stream
 from proxyvault.seal import read_head
 from proxyvault.verify import verify_store
 from tests.conftest import REPO
@@ -192,16 +193,21 @@ def test_multipart_objects_record_the_whole_object_sha256(s3_endpoint: str, s3_b
     from infra.s3store import S3Store
 
     store = S3Store(s3_bucket, "", endpoint_url=s3_endpoint, region="us-east-1", multipart_threshold=5 * 1024 * 1024)
-    big = squid_log(tmp_path / "big.log", START, hours=1, per_hour=120_000)  # ~20 MB raw: the raw object goes up in parts
+    big = squid_log(tmp_path / "big.log", START, hours=1, per_hour=120_000)
+    rng = random.Random(5)  # a random query per line: the raw file stays > 5 MiB compressed, so it goes up in parts
+    big.write_text(
+        "".join(f"{line.replace(' - HIER', f'?r={rng.randbytes(48).hex()} - HIER', 1)}\n" for line in big.read_text().splitlines())
+    )
     result = archive(store, big)
     manifest = json.loads(store.get_bytes(result.manifest_key))
     raw = next(o for o in manifest["objects"] if o["kind"] == "raw")
-    events = next(o for o in manifest["objects"] if o["kind"] == "events")
-    assert events["multipart"] is False
-    info = store.head(raw["key"])
-    assert info is not None
-    assert info.multipart == raw["multipart"]
-    assert info.sha256 == raw["sha256"]
+    assert raw["multipart"] is True and raw["size"] > 5 * 1024 * 1024
+    for obj in manifest["objects"]:
+        info = store.head(obj["key"])
+        assert info is not None
+        assert (info.multipart, info.sha256, info.size) == (obj["multipart"], obj["sha256"], obj["size"]), obj["key"]
+    with store.open(raw["key"]) as stream:  # the recorded hash is of the whole object, not S3's checksum of part checksums
+        assert sha256_stream(stream) == (raw["sha256"], raw["size"])
 
 
 def test_fail_policy_stores_nothing(tmp_path: Path) -> None:
