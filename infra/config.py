@@ -1,9 +1,10 @@
 """The sources config: one TOML file (``proxyvault.toml``), found via ``--config`` or
-``PROXYVAULT_CONFIG``. Every error names the file, the key and the fix.
+``PROXYVAULT_CONFIG``, with ``PROXYVAULT__TABLE__KEY`` environment variables on top.
+Every error names the file, the key (and the variable that set it) and the fix.
 
-What a source says about itself (format, zone) and how its batches are judged
-(completeness thresholds, clock skew, failure policy) lives here, so that the CLI, the
-DAGs and the tests read the same settings::
+What a source says about itself (format, zone, how its files are taken) and how its
+batches are judged (completeness thresholds, clock skew, failure policy) lives here, so
+that the CLI, the DAGs and the tests read the same settings::
 
     [validation]                      # defaults for every source
     engine = "polars"                 # or "great_expectations"
@@ -12,6 +13,9 @@ DAGs and the tests read the same settings::
 
     [sources.edge-squid]
     format = "squid"
+    rotation = "squid"                # or "rename", "spool"
+    path = "/var/log/squid/access.log"
+    squid_conf = "/etc/squid/squid.conf"
 
     [sources.edge-squid.validation.mostly]
     username = 0.9                    # this proxy authenticates everyone
@@ -21,6 +25,8 @@ See ``docs/configuration.md`` for every key.
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import os
 import re
 import tomllib
@@ -37,6 +43,8 @@ Engine = Literal["polars", "great_expectations"]
 POLICIES: tuple[str, ...] = get_args(Policy)
 ENGINES: tuple[str, ...] = get_args(Engine)
 CONFIG_ENV = "PROXYVAULT_CONFIG"
+#: ``PROXYVAULT__STORE__BUCKET=pv-archive`` overrides ``bucket`` of ``[store]``.
+OVERRIDE_PREFIX = "PROXYVAULT__"
 
 #: Default completeness thresholds: the fraction of rows that must carry each required
 #: field, when the format can carry it. They are what a healthy forward proxy logs:
@@ -67,6 +75,13 @@ DEFAULT_MOSTLY: Mapping[str, float] = {
 }
 assert tuple(DEFAULT_MOSTLY) == REQUIRED_FIELDS
 
+RotationMethod = Literal["squid", "rename", "spool"]
+PartialLastLine = Literal["reject", "parse"]
+ROTATION_METHODS: tuple[str, ...] = get_args(RotationMethod)
+PARTIAL_LAST_LINE: tuple[str, ...] = get_args(PartialLastLine)
+#: The allowlists a statistics run consults (``[allowlists]`` and ``[sources.NAME.allowlists]``).
+ALLOWLIST_NAMES: tuple[str, ...] = ("user_agents", "http10_user_agents", "hosts", "clients", "ports", "methods", "content_types")
+
 
 class ConfigError(ValueError):
     """The config file is wrong; the message names the file, the key and the fix."""
@@ -88,6 +103,29 @@ class ValidationSettings:
 
 
 @dataclass(frozen=True)
+class RotationSettings:
+    """How proxyvault takes a source's log files from the proxy."""
+
+    #: None: proxyvault does not take this source's files itself (CLI archive only).
+    method: RotationMethod | None = None
+    #: squid/rename: the active log file the proxy writes.
+    path: Path | None = None
+    #: spool: a glob of files rotated by others, e.g. "/var/log/squid/access.log.*"
+    #: (absolute or relative to the config file's dir, kept as a str)
+    spool: str | None = None
+    #: squid: the squid.conf passed to `squid -k rotate -f CONF`.
+    squid_conf: Path | None = None
+    #: squid: the squid binary (None: find it on PATH or /usr/sbin/squid).
+    squid_binary: Path | None = None
+    #: a taken file is handed off once no process holds it open and its size has not changed for this long.
+    settle: timedelta = timedelta(seconds=2)
+    #: squid/rename: how long to wait for the writer to let go of a renamed file before leaving it for the next run.
+    reopen_timeout: timedelta = timedelta(seconds=60)
+    #: squid/rename: keep the renamed file after its hand-off is verified (default: remove it).
+    keep_rotated: bool = False
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     name: str
     format: str | None = None
@@ -95,6 +133,12 @@ class SourceConfig:
     tz: str | None = None
     proxy_host: str | None = None
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    rotation: RotationSettings = field(default_factory=RotationSettings)
+    #: A file's last line without its newline: "reject" it (with a reason), or "parse" it
+    #: (for feeds that omit the final newline).
+    partial_last_line: PartialLastLine = "reject"
+    #: The global allowlists plus the source's own (global entries first, no duplicates).
+    allowlists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 StoreKind = Literal["local", "s3"]
@@ -156,6 +200,18 @@ class KeySettings:
 
 
 @dataclass(frozen=True)
+class PipelineSettings:
+    """How the pipeline's tasks hold files between taking and sealing them."""
+
+    #: Days a landed (taken, not yet archived) file is locked in the store's landing/ area before it may expire.
+    landing_days: int = 30
+    #: An hour is sealed once this long has passed after its end (late data gets a backfill digest).
+    seal_grace: timedelta = timedelta(minutes=15)
+    #: Local scratch directory for tasks (None: the system temp dir); relative to the config file's dir.
+    work_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     engine: Engine = "polars"
@@ -164,66 +220,239 @@ class Config:
     store: StoreSettings = field(default_factory=lambda: StoreSettings())
     retention: RetentionSettings = field(default_factory=lambda: RetentionSettings())
     keys: KeySettings = field(default_factory=lambda: KeySettings())
+    #: The global ``[allowlists]`` (each source's carry these plus its own).
+    allowlists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    pipeline: PipelineSettings = field(default_factory=lambda: PipelineSettings())
+    #: The ``PROXYVAULT__*`` environment variables applied, sorted.
+    overrides: tuple[str, ...] = ()
 
     def source(self, name: str) -> SourceConfig:
         """The named source's settings; an unconfigured name gets the global defaults."""
-        return self.sources.get(name) or SourceConfig(name=name, validation=self.validation)
+        return self.sources.get(name) or SourceConfig(name=name, validation=self.validation, allowlists=self.allowlists)
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Config:
-    """Read ``path``, else ``$PROXYVAULT_CONFIG``, else the built-in defaults."""
+    """Read ``path``, else ``$PROXYVAULT_CONFIG``, else the built-in defaults; then apply
+    the ``PROXYVAULT__*`` variables of ``environ`` on top (see :func:`parse_config`)."""
     if path is None and environ.get(CONFIG_ENV):
         path = Path(environ[CONFIG_ENV])
     if path is None:
-        return Config()
+        if not any(name.startswith(OVERRIDE_PREFIX) for name in environ):
+            return Config()
+        return _parse({}, None, "environment", environ)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check --config or ${CONFIG_ENV}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return parse_config(data, path)
+    return _parse(data, path, str(path), environ)
 
 
-def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
-    """Build a :class:`Config` from parsed TOML, checking every key.
+def parse_config(data: Mapping[str, Any], path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML, checking every key; the ``PROXYVAULT__*``
+    variables of ``environ`` (none by default) apply on top of ``data`` first.
 
     >>> parse_config({"validation": {"policy": "quarantine"}}).source("x").validation.policy
     'quarantine'
+    >>> parse_config({}, environ={"PROXYVAULT__RETENTION__YEARS": "10"}).retention.years
+    10
     """
-    where = str(path) if path else "config"
-    _known_keys(data, ("validation", "sources", "store", "retention", "keys"), where, "")
-    validation_table = _table(data.get("validation", {}), where, "validation")
+    return _parse(data, path, str(path) if path else "config", environ or {})
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Where the data came from: the file (``where``, ``base``) or, key by key, a variable."""
+
+    where: str
+    #: The config file's directory: what relative paths in the file are relative to.
+    base: Path
+    #: Dotted key -> the variable that set it (or created its table).
+    origins: Mapping[str, str]
+
+    def origin(self, key: str) -> str | None:
+        """The variable that set ``key`` or a table or list holding it."""
+        while True:
+            if key in self.origins:
+                return self.origins[key]
+            cut = max(key.rfind("."), key.rfind("["))
+            if cut <= 0:
+                return None
+            key = key[:cut]
+
+    def name(self, key: str, *related: str) -> str:
+        """``key``, with ``(from $VAR)`` when it (or a ``related`` key the error is about) came from the environment."""
+        found = [v for v in (self.origin(k) for k in (key, *related)) if v]
+        return f"{key} (from {', '.join(f'${v}' for v in dict.fromkeys(found))})" if found else key
+
+    def at(self, key: str, *related: str) -> str:
+        """The start of an error message: ``where: key``."""
+        return f"{self.where}: {self.name(key, *related)}"
+
+    def base_for(self, key: str) -> Path:
+        """What a relative path at ``key`` is relative to: the file's directory, or the working directory for a variable."""
+        return Path() if self.origin(key) else self.base
+
+
+def _parse(data: Mapping[str, Any], path: Path | None, where: str, environ: Mapping[str, str]) -> Config:
+    merged, origins = _apply_overrides(data, environ, where)
+    ctx = _Context(where, path.parent if path else Path(), origins)
+    _known_keys(merged, ("validation", "sources", "store", "retention", "keys", "allowlists", "pipeline"), ctx, "")
+    validation_table = _table(merged.get("validation", {}), ctx, "validation")
     engine = validation_table.get("engine", "polars")
     if engine not in ENGINES:
-        raise ConfigError(f"{where}: validation.engine: '{engine}' is not one of {', '.join(ENGINES)}; fix the value")
-    defaults = _validation({k: v for k, v in validation_table.items() if k != "engine"}, ValidationSettings(), where, "validation")
+        raise ConfigError(f"{ctx.at('validation.engine')}: {engine!r} is not one of {', '.join(ENGINES)}; fix the value")
+    defaults = _validation({k: v for k, v in validation_table.items() if k != "engine"}, ValidationSettings(), ctx, "validation")
+    allowlists = _allowlists(_table(merged.get("allowlists", {}), ctx, "allowlists"), ctx, "allowlists")
     sources: dict[str, SourceConfig] = {}
-    for name, table in _table(data.get("sources", {}), where, "sources").items():
-        key = f"sources.{name}"
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-            raise ConfigError(f"{where}: {key}: a source name may hold letters, digits, '.', '_' and '-' only; rename it")
-        table = _table(table, where, key)
-        _known_keys(table, ("format", "logformat", "tz", "proxy_host", "validation"), where, key + ".")
-        strings = {k: _string(table[k], where, f"{key}.{k}") for k in ("format", "logformat", "tz", "proxy_host") if k in table}
-        sources[name] = SourceConfig(
-            name=name,
-            validation=_validation(_table(table.get("validation", {}), where, key + ".validation"), defaults, where, key + ".validation"),
-            **strings,
-        )
-    base = path.parent if path else Path()
+    for name, table in _table(merged.get("sources", {}), ctx, "sources").items():
+        sources[name] = _source(name, table, defaults, allowlists, ctx)
     return Config(
         path=path,
         engine=cast(Engine, engine),
         validation=defaults,
         sources=sources,
-        store=_store(_table(data.get("store", {}), where, "store"), base, where),
-        retention=_retention(_table(data.get("retention", {}), where, "retention"), where),
-        keys=_keys(_table(data.get("keys", {}), where, "keys"), base, where),
+        store=_store(_table(merged.get("store", {}), ctx, "store"), ctx),
+        retention=_retention(_table(merged.get("retention", {}), ctx, "retention"), ctx),
+        keys=_keys(_table(merged.get("keys", {}), ctx, "keys"), ctx),
+        allowlists=allowlists,
+        pipeline=_pipeline(_table(merged.get("pipeline", {}), ctx, "pipeline"), ctx),
+        overrides=tuple(sorted(set(origins.values()))),
     )
 
 
-def _store(table: Mapping[str, Any], base: Path, where: str) -> StoreSettings:
+_SOURCE_STRINGS = ("format", "logformat", "tz", "proxy_host")
+_ROTATION_KEYS = ("rotation", "path", "spool", "squid_conf", "squid_binary", "settle", "reopen_timeout", "keep_rotated")
+#: The location keys each rotation method needs (first) and accepts.
+_ROTATION_NEEDS: Mapping[str | None, tuple[str, ...]] = {
+    "squid": ("path", "squid_conf"),
+    "rename": ("path",),
+    "spool": ("spool",),
+    None: (),
+}
+_ROTATION_TAKES: Mapping[str | None, tuple[str, ...]] = {**_ROTATION_NEEDS, "squid": ("path", "squid_conf", "squid_binary")}
+_EXAMPLES = {
+    "path": '"/var/log/squid/access.log"',
+    "spool": '"/var/spool/proxysg/*.log.gz"',
+    "squid_conf": '"/etc/squid/squid.conf"',
+}
+
+
+def _source(
+    name: str, value: object, defaults: ValidationSettings, allowlists: Mapping[str, tuple[str, ...]], ctx: _Context
+) -> SourceConfig:
+    """``[sources.NAME]``: what the source is, how its files are taken and judged."""
+    key = f"sources.{name}"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ConfigError(f"{ctx.at(key)}: a source name may hold letters, digits, '.', '_' and '-' only; rename it")
+    table = _table(value, ctx, key)
+    _known_keys(table, (*_SOURCE_STRINGS, *_ROTATION_KEYS, "partial_last_line", "allowlists", "validation"), ctx, key + ".")
+    strings = {k: _string(table[k], ctx, f"{key}.{k}") for k in _SOURCE_STRINGS if k in table}
+    partial = table.get("partial_last_line", "reject")
+    if partial not in PARTIAL_LAST_LINE:
+        raise ConfigError(f"{ctx.at(key + '.partial_last_line')}: {partial!r} is not one of {', '.join(PARTIAL_LAST_LINE)}; fix the value")
+    own = _allowlists(_table(table.get("allowlists", {}), ctx, key + ".allowlists"), ctx, key + ".allowlists")
+    return SourceConfig(
+        name=name,
+        validation=_validation(_table(table.get("validation", {}), ctx, key + ".validation"), defaults, ctx, key + ".validation"),
+        rotation=_rotation(table, ctx, key),
+        partial_last_line=cast(PartialLastLine, partial),
+        allowlists=_union(allowlists, own),
+        **strings,
+    )
+
+
+def _rotation(table: Mapping[str, Any], ctx: _Context, key: str) -> RotationSettings:
+    """A source's ``rotation`` (the method) and the keys that go with it."""
+    method = table.get("rotation")
+    method_key = f"{key}.rotation"
+    if method is not None and method not in ROTATION_METHODS:
+        raise ConfigError(f"{ctx.at(method_key)}: {method!r} is not one of {', '.join(ROTATION_METHODS)}; fix the value")
+    for name in ("path", "spool", "squid_conf", "squid_binary"):
+        if name in table and method is None:
+            fits = " or ".join(f'"{m}"' for m in ROTATION_METHODS if name in _ROTATION_TAKES[m])
+            raise ConfigError(f"{ctx.at(f'{key}.{name}')}: set without rotation; add rotation = {fits} (or remove {name})")
+    for name in _ROTATION_NEEDS[method]:
+        if name not in table:
+            raise ConfigError(f'{ctx.at(f"{key}.{name}", method_key)}: required with rotation = "{method}"; add {name} = {_EXAMPLES[name]}')
+    for name in ("path", "spool", "squid_conf", "squid_binary"):
+        if name in table and name not in _ROTATION_TAKES[method]:
+            raise ConfigError(f'{ctx.at(f"{key}.{name}", method_key)}: not used with rotation = "{method}"; remove {name}')
+    defaults = RotationSettings()
+
+    def path(name: str) -> Path | None:
+        return ctx.base_for(f"{key}.{name}") / _string(table[name], ctx, f"{key}.{name}") if name in table else None
+
+    def duration(name: str, default: timedelta) -> timedelta:
+        return parse_duration(table[name], ctx.where, ctx.name(f"{key}.{name}")) if name in table else default
+
+    spool = None
+    if "spool" in table:
+        pattern = _string(table["spool"], ctx, f"{key}.spool")
+        base = ctx.base_for(f"{key}.spool")
+        spool = pattern if os.path.isabs(pattern) or base == Path() else os.path.join(base, pattern)
+    keep = table.get("keep_rotated", defaults.keep_rotated)
+    if not isinstance(keep, bool):
+        raise ConfigError(f"{ctx.at(key + '.keep_rotated')}: expected true or false, got {keep!r}; write keep_rotated = true or false")
+    return RotationSettings(
+        method=cast(RotationMethod | None, method),
+        path=path("path"),
+        spool=spool,
+        squid_conf=path("squid_conf"),
+        squid_binary=path("squid_binary"),
+        settle=duration("settle", defaults.settle),
+        reopen_timeout=duration("reopen_timeout", defaults.reopen_timeout),
+        keep_rotated=keep,
+    )
+
+
+def _allowlists(table: Mapping[str, Any], ctx: _Context, key: str) -> dict[str, tuple[str, ...]]:
+    """``[allowlists]``: each known list a list of strings or whole numbers, kept as strings in order, without duplicates."""
+    _known_keys(table, ALLOWLIST_NAMES, ctx, key + ".")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in ALLOWLIST_NAMES:
+        if name not in table:
+            continue
+        items = table[name]
+        if not isinstance(items, list):
+            raise ConfigError(f'{ctx.at(f"{key}.{name}")}: expected a list, got {items!r}; write e.g. {name} = ["value", 443]')
+        entries: list[str] = []
+        for i, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, str | int) or item == "":
+                raise ConfigError(f"{ctx.at(f'{key}.{name}[{i}]')}: {item!r} is not a non-empty string or a whole number; fix the entry")
+            entries.append(str(item))
+        lists[name] = tuple(dict.fromkeys(entries))
+    return lists
+
+
+def _union(first: Mapping[str, tuple[str, ...]], second: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The lists of both, ``first``'s entries first, then ``second``'s new ones."""
+    return {
+        name: tuple(dict.fromkeys((*first.get(name, ()), *second.get(name, ()))))
+        for name in ALLOWLIST_NAMES
+        if name in first or name in second
+    }
+
+
+def _pipeline(table: Mapping[str, Any], ctx: _Context) -> PipelineSettings:
+    """``[pipeline]``: landing_days, seal_grace, work_dir."""
+    _known_keys(table, ("landing_days", "seal_grace", "work_dir"), ctx, "pipeline.")
+    settings = PipelineSettings()
+    if "landing_days" in table:
+        days = table["landing_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
+            raise ConfigError(f"{ctx.at('pipeline.landing_days')}: {days!r} is not a whole number of days from 1 to 3650; fix the value")
+        settings = replace(settings, landing_days=days)
+    if "seal_grace" in table:
+        settings = replace(settings, seal_grace=parse_duration(table["seal_grace"], ctx.where, ctx.name("pipeline.seal_grace")))
+    if "work_dir" in table:
+        work_dir = ctx.base_for("pipeline.work_dir") / _string(table["work_dir"], ctx, "pipeline.work_dir")
+        settings = replace(settings, work_dir=work_dir)
+    return settings
+
+
+def _store(table: Mapping[str, Any], ctx: _Context) -> StoreSettings:
     """``[store]``: kind = "local" (path) or "s3" (endpoint_url, region, bucket, prefix, aws_conn_id)."""
     known = (
         "kind",
@@ -238,13 +467,11 @@ def _store(table: Mapping[str, Any], base: Path, where: str) -> StoreSettings:
         "read_timeout",
         "max_attempts",
     )
-    _known_keys(table, known, where, "store.")
+    _known_keys(table, known, ctx, "store.")
     kind = table.get("kind", "local")
     if kind not in STORE_KINDS:
-        raise ConfigError(f"{where}: store.kind: '{kind}' is not one of {', '.join(STORE_KINDS)}; fix the value")
-    strings = {
-        k: _string(table[k], where, f"store.{k}") if k in table else None for k in ("endpoint_url", "region", "bucket", "aws_conn_id")
-    }
+        raise ConfigError(f"{ctx.at('store.kind')}: {kind!r} is not one of {', '.join(STORE_KINDS)}; fix the value")
+    strings = {k: _string(table[k], ctx, f"store.{k}") if k in table else None for k in ("endpoint_url", "region", "bucket", "aws_conn_id")}
     settings = StoreSettings(
         kind=kind,
         endpoint_url=strings["endpoint_url"],
@@ -253,21 +480,21 @@ def _store(table: Mapping[str, Any], base: Path, where: str) -> StoreSettings:
         aws_conn_id=strings["aws_conn_id"],
     )
     if "path" in table:
-        settings = replace(settings, path=base / _string(table["path"], where, "store.path"))
+        settings = replace(settings, path=ctx.base_for("store.path") / _string(table["path"], ctx, "store.path"))
     if "prefix" in table:
-        prefix = _string(table["prefix"], where, "store.prefix").strip("/")
+        prefix = _string(table["prefix"], ctx, "store.prefix").strip("/")
         settings = replace(settings, prefix=prefix)
     if kind == "s3" and not settings.bucket:
-        raise ConfigError(f'{where}: store.bucket: required when store.kind = "s3"; add bucket = "my-proxy-archive"')
+        raise ConfigError(f'{ctx.at("store.bucket", "store.kind")}: required when store.kind = "s3"; add bucket = "my-proxy-archive"')
     if settings.bucket is not None and len(settings.bucket) < 3:
-        raise ConfigError(f"{where}: store.bucket: '{settings.bucket}' is too short; S3 bucket names have 3 to 63 characters")
+        raise ConfigError(f"{ctx.at('store.bucket')}: '{settings.bucket}' is too short; S3 bucket names have 3 to 63 characters")
     numbers = {"multipart_threshold_mb": 5, "connect_timeout": 0.1, "read_timeout": 0.1, "max_attempts": 1}
     for name, minimum in numbers.items():
         if name not in table:
             continue
         value = table[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise ConfigError(f"{where}: store.{name}: {value!r} is not a number ≥ {minimum}; fix the value")
+            raise ConfigError(f"{ctx.at(f'store.{name}')}: {value!r} is not a number ≥ {minimum}; fix the value")
         if name == "multipart_threshold_mb":
             settings = replace(settings, multipart_threshold=int(value * 1024 * 1024))
         elif name == "max_attempts":
@@ -279,73 +506,74 @@ def _store(table: Mapping[str, Any], base: Path, where: str) -> StoreSettings:
     return settings
 
 
-def _retention(table: Mapping[str, Any], where: str) -> RetentionSettings:
+def _retention(table: Mapping[str, Any], ctx: _Context) -> RetentionSettings:
     """``[retention]``: mode, years, and ``[[retention.transitions]]`` (days, storage_class)."""
-    _known_keys(table, ("mode", "years", "transitions"), where, "retention.")
+    _known_keys(table, ("mode", "years", "transitions"), ctx, "retention.")
     settings = RetentionSettings()
     if "mode" in table:
         if table["mode"] not in LOCK_MODES:
-            raise ConfigError(f"{where}: retention.mode: '{table['mode']}' is not one of {', '.join(LOCK_MODES)}; fix the value")
+            raise ConfigError(f"{ctx.at('retention.mode')}: {table['mode']!r} is not one of {', '.join(LOCK_MODES)}; fix the value")
         settings = replace(settings, mode=table["mode"])
     if "years" in table:
         years = table["years"]
         if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 100:
-            raise ConfigError(f"{where}: retention.years: {years!r} is not a whole number of years from 1 to 100; fix the value")
+            raise ConfigError(f"{ctx.at('retention.years')}: {years!r} is not a whole number of years from 1 to 100; fix the value")
         settings = replace(settings, years=years)
     if "transitions" in table:
         items = table["transitions"]
         if not isinstance(items, list):
-            raise ConfigError(f"{where}: retention.transitions: expected [[retention.transitions]] tables; fix the file")
+            raise ConfigError(f"{ctx.at('retention.transitions')}: expected [[retention.transitions]] tables; fix the file")
         transitions = []
         for i, item in enumerate(items):
             key = f"retention.transitions[{i}]"
-            item = _table(item, where, key)
-            _known_keys(item, ("days", "storage_class"), where, key + ".")
+            item = _table(item, ctx, key)
+            _known_keys(item, ("days", "storage_class"), ctx, key + ".")
             days = item.get("days")
             if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-                raise ConfigError(f"{where}: {key}.days: {days!r} is not a number of days; give e.g. days = 90")
-            transitions.append(Transition(days, _string(item.get("storage_class"), where, f"{key}.storage_class")))
+                raise ConfigError(f"{ctx.at(key + '.days')}: {days!r} is not a number of days; give e.g. days = 90")
+            transitions.append(Transition(days, _string(item.get("storage_class"), ctx, f"{key}.storage_class")))
         if [t.days for t in transitions] != sorted({t.days for t in transitions}):
-            raise ConfigError(f"{where}: retention.transitions: days must increase from one transition to the next; reorder them")
+            raise ConfigError(f"{ctx.at('retention.transitions')}: days must increase from one transition to the next; reorder them")
         settings = replace(settings, transitions=tuple(transitions))
     return settings
 
 
-def _keys(table: Mapping[str, Any], base: Path, where: str) -> KeySettings:
+def _keys(table: Mapping[str, Any], ctx: _Context) -> KeySettings:
     """``[keys]``: private, public (the signing pair) and trusted (more public keys)."""
-    _known_keys(table, ("private", "public", "trusted"), where, "keys.")
+    _known_keys(table, ("private", "public", "trusted"), ctx, "keys.")
     settings = KeySettings()
     if "private" in table:
-        settings = replace(settings, private=base / _string(table["private"], where, "keys.private"))
+        settings = replace(settings, private=ctx.base_for("keys.private") / _string(table["private"], ctx, "keys.private"))
     if "public" in table:
-        settings = replace(settings, public=base / _string(table["public"], where, "keys.public"))
+        settings = replace(settings, public=ctx.base_for("keys.public") / _string(table["public"], ctx, "keys.public"))
     if "trusted" in table:
         trusted = table["trusted"]
         if not isinstance(trusted, list):
-            raise ConfigError(f'{where}: keys.trusted: expected a list of paths, e.g. ["keys/2025.pub.pem"]; fix the value')
-        settings = replace(settings, trusted=tuple(base / _string(t, where, "keys.trusted") for t in trusted))
+            raise ConfigError(f'{ctx.at("keys.trusted")}: expected a list of paths, e.g. ["keys/2025.pub.pem"]; fix the value')
+        base = ctx.base_for("keys.trusted")
+        settings = replace(settings, trusted=tuple(base / _string(t, ctx, "keys.trusted") for t in trusted))
     return settings
 
 
-def _validation(table: Mapping[str, Any], base: ValidationSettings, where: str, key: str) -> ValidationSettings:
-    _known_keys(table, ("policy", "clock_skew", "start_time_allowance", "mostly"), where, key + ".")
+def _validation(table: Mapping[str, Any], base: ValidationSettings, ctx: _Context, key: str) -> ValidationSettings:
+    _known_keys(table, ("policy", "clock_skew", "start_time_allowance", "mostly"), ctx, key + ".")
     settings = base
     if "policy" in table:
         if table["policy"] not in POLICIES:
-            raise ConfigError(f"{where}: {key}.policy: '{table['policy']}' is not one of {', '.join(POLICIES)}; fix the value")
+            raise ConfigError(f"{ctx.at(key + '.policy')}: {table['policy']!r} is not one of {', '.join(POLICIES)}; fix the value")
         settings = replace(settings, policy=table["policy"])
     if "clock_skew" in table:
-        settings = replace(settings, clock_skew=parse_duration(table["clock_skew"], where, f"{key}.clock_skew"))
+        settings = replace(settings, clock_skew=parse_duration(table["clock_skew"], ctx.where, ctx.name(f"{key}.clock_skew")))
     if "start_time_allowance" in table:
-        allowance = parse_duration(table["start_time_allowance"], where, f"{key}.start_time_allowance")
+        allowance = parse_duration(table["start_time_allowance"], ctx.where, ctx.name(f"{key}.start_time_allowance"))
         settings = replace(settings, start_time_allowance=allowance)
     if "mostly" in table:
         mostly = dict(settings.mostly)
-        for column, value in _table(table["mostly"], where, key + ".mostly").items():
+        for column, value in _table(table["mostly"], ctx, key + ".mostly").items():
             if column not in REQUIRED_FIELDS:
-                raise ConfigError(f"{where}: {key}.mostly.{column}: not a required field; use one of {', '.join(REQUIRED_FIELDS)}")
+                raise ConfigError(f"{ctx.at(f'{key}.mostly.{column}')}: not a required field; use one of {', '.join(REQUIRED_FIELDS)}")
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise ConfigError(f"{where}: {key}.mostly.{column}: {value!r} is not a fraction; give a number from 0 to 1")
+                raise ConfigError(f"{ctx.at(f'{key}.mostly.{column}')}: {value!r} is not a fraction; give a number from 0 to 1")
             mostly[column] = float(value)
         settings = replace(settings, mostly=mostly)
     return settings
@@ -366,19 +594,105 @@ def parse_duration(value: object, where: str = "config", key: str = "duration") 
     return timedelta(**{unit: float(match[1])})
 
 
-def _table(value: object, where: str, key: str) -> dict[str, Any]:
+def _apply_overrides(data: Mapping[str, Any], environ: Mapping[str, str], where: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``data`` with every ``PROXYVAULT__A__B=value`` of ``environ`` set (sorted by name,
+    so a whole table comes before its keys), and the dotted key each variable set."""
+    merged = copy.deepcopy(dict(data))
+    origins: dict[str, str] = {}
+    leaves: dict[str, str] = {}
+    for var in sorted(v for v in environ if v.startswith(OVERRIDE_PREFIX)):
+        segments = var[len(OVERRIDE_PREFIX) :].split("__")
+        if not all(segments):
+            raise ConfigError(f"{where}: ${var}: an empty name between '__'; write e.g. {OVERRIDE_PREFIX}STORE__BUCKET")
+        keys = [s.lower() for s in segments]
+        if keys[0] == "sources":
+            keys = ["sources", *_match_source(segments[1:], merged.get("sources"), var, where)]
+        key = ".".join(keys)
+        if key in leaves:
+            raise ConfigError(f"{where}: ${var}: sets {key} like ${leaves[key]}; unset one of them")
+        table = merged
+        for depth, name in enumerate(keys[:-1]):
+            if name not in table:
+                table[name] = {}
+                origins.setdefault(".".join(keys[: depth + 1]), var)
+            table = table[name]
+            if not isinstance(table, dict):
+                parent = ".".join(keys[: depth + 1])
+                raise ConfigError(f"{where}: ${var}: {parent} is not a table, so it has no key {keys[depth + 1]}; set {parent} itself")
+        value = _env_value(environ[var])
+        if isinstance(value, dict) and isinstance(table.get(keys[-1]), dict):
+            _merge(table[keys[-1]], value)
+        else:
+            table[keys[-1]] = value
+        origins[key] = leaves[key] = var
+    return merged, origins
+
+
+def _match_source(segments: list[str], sources: object, var: str, where: str) -> list[str]:
+    """``[name, *keys]`` for the source of the file that ``segments`` start with: case and
+    ``-``, ``.``, ``_`` aside (all three are ``_`` in a variable's name)."""
+    if not segments:
+        raise ConfigError(f"{where}: ${var}: names no source; write {OVERRIDE_PREFIX}SOURCES__NAME__KEY")
+    names = list(sources) if isinstance(sources, dict) else []
+
+    def fold(text: str) -> str:
+        return re.sub(r"[-._]", "_", text.lower())
+
+    matches = [(name, n) for n in range(1, len(segments) + 1) for name in names if fold(name) == fold("__".join(segments[:n]))]
+    if not matches:
+        known = f"the file's sources are {', '.join(names)}" if names else "the file defines no source"
+        raise ConfigError(
+            f"{where}: ${var}: no source matches {segments[0]}; {known}; define the source in the file ([sources.NAME]) first"
+        )
+    if len(matches) > 1:
+        raise ConfigError(
+            f"{where}: ${var}: matches sources {', '.join(m for m, _ in matches)}; rename one in the file so that they differ"
+        )
+    name, n = matches[0]
+    return [name, *(s.lower() for s in segments[n:])]
+
+
+def _env_value(text: str) -> object:
+    """A TOML value (``10``, ``true``, ``["a", "b"]``, ``"quoted"``) when ``text`` is one,
+    except dates and times; otherwise ``text`` itself."""
+    try:
+        parsed = tomllib.loads(f"value = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    if list(parsed) != ["value"] or _holds_datetime(parsed["value"]):
+        return text
+    return parsed["value"]
+
+
+def _holds_datetime(value: object) -> bool:
+    if isinstance(value, dt.date | dt.time):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_datetime(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_datetime(v) for v in value)
+
+
+def _merge(table: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(table.get(key), dict):
+            _merge(table[key], value)
+        else:
+            table[key] = value
+
+
+def _table(value: object, ctx: _Context, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: {key}: expected a table ([{key}]), got {type(value).__name__}; fix the file")
+        raise ConfigError(f"{ctx.at(key)}: expected a table ([{key}]), got {type(value).__name__}; fix the file")
     return value
 
 
-def _string(value: object, where: str, key: str) -> str:
+def _string(value: object, ctx: _Context, key: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: {key}: expected a non-empty string, got {value!r}; quote the value")
+        raise ConfigError(f"{ctx.at(key)}: expected a non-empty string, got {value!r}; quote the value")
     return value
 
 
-def _known_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str, prefix: str) -> None:
+def _known_keys(table: Mapping[str, Any], known: tuple[str, ...], ctx: _Context, prefix: str) -> None:
     for name in table:
         if name not in known:
-            raise ConfigError(f"{where}: {prefix}{name}: unknown key; the keys here are {', '.join(known)}")
+            raise ConfigError(f"{ctx.at(prefix + name)}: unknown key; the keys here are {', '.join(known)}")
