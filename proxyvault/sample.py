@@ -13,10 +13,17 @@ Kinds (:data:`KINDS`) and the format each one is:
 
 ``squid``               Squid native ``access.log``
 ``squid-recommended``   Squid with :data:`RECOMMENDED` (``--format squid-logformat``)
+``squid-local``         Squid with :data:`LOCAL_TIME_LOGFORMAT`: local times with their UTC offset (``%tl``);
+                        not auto-detected, give ``--format squid-logformat --logformat`` with the spec
 ``clf``, ``combined``   NCSA common / combined, as Apache writes them (times in several UTC offsets)
 ``elff``                ProxySG W3C ELFF: ``#Software/#Version/#Date/#Fields`` header, then data lines
 ``umbrella-csv``        Cisco Umbrella proxy log, the 35-column version, every field double-quoted
 ``zscaler-nss``         Zscaler NSS web feed, Splunk (HEC) JSON template; times in GMT (``--tz UTC``)
+
+:func:`generate_lines` writes ``count`` records 17 ms apart from a fixed instant (the benchmark's
+input). :func:`generate_traffic` writes realistic traffic over a time span instead: a rate that
+follows office hours and weekends in a zone (:data:`WEEKDAY_CURVE`, :data:`WEEKEND_CURVE`),
+clients from a fixed population, and ``squid-local`` times in that zone.
 """
 
 from __future__ import annotations
@@ -26,8 +33,13 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
 
 from transforms.parsers.squid_logformat import RECOMMENDED
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
 
 HOSTS = ["www.example.com", "api.github.com", "cdn.example.net", "login.example.org", "updates.vendor.test", "203.0.113.7"]
 AGENTS = [
@@ -169,6 +181,27 @@ def squid_recommended_line(r: dict[str, str]) -> str:
 
 
 assert RECOMMENDED.count("%") == 19  # squid_recommended_line writes these 19 fields
+
+#: :data:`RECOMMENDED` timed by ``[%tl]`` (local time with its UTC offset) instead of ``%ts.%03tu``:
+#: a proxy configured to log in its own zone. ``%tl`` has no sub-second part.
+LOCAL_TIME_LOGFORMAT = RECOMMENDED.replace("%ts.%03tu", "[%tl]")
+assert LOCAL_TIME_LOGFORMAT.startswith("[%tl] ")
+
+
+def _squid_local_time(r: dict[str, str]) -> str:
+    """``%tl``: ``25/Oct/2026:02:30:00 +0100``, the event's second in the record's zone (``r["tz"]``, default UTC)."""
+    zone = r.get("tz")
+    t = datetime.fromtimestamp(int(r["ts"].split(".", 1)[0]), ZoneInfo(zone) if zone else UTC)
+    offset = t.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset else 0
+    sign = "-" if minutes < 0 else "+"
+    hh, mm = divmod(abs(minutes), 60)
+    return f"{t.day:02d}/{MONTHS[t.month - 1]}/{t.year:04d}:{t.hour:02d}:{t.minute:02d}:{t.second:02d} {sign}{hh:02d}{mm:02d}"
+
+
+def squid_local_line(r: dict[str, str]) -> str:
+    """A line as Squid writes it with :data:`LOCAL_TIME_LOGFORMAT`: :func:`squid_recommended_line` with ``[%tl]`` first."""
+    return f"[{_squid_local_time(r)}]{squid_recommended_line(r)[len(r['ts']) :]}"
 
 
 # --- NCSA common / combined (Apache) ------------------------------------------------------
@@ -394,6 +427,7 @@ LineWriter = Callable[[dict[str, str]], str]
 LINE_WRITERS: dict[str, LineWriter] = {
     "squid": squid_native_line,
     "squid-recommended": squid_recommended_line,
+    "squid-local": squid_local_line,
     "clf": clf_line,
     "combined": combined_line,
     "elff": elff_line,
@@ -406,6 +440,7 @@ KINDS = tuple(LINE_WRITERS)
 FORMATS: dict[str, tuple[str, str | None, str | None]] = {
     "squid": ("squid", None, None),
     "squid-recommended": ("squid-logformat", RECOMMENDED, None),
+    "squid-local": ("squid-logformat", LOCAL_TIME_LOGFORMAT, None),  # the offsets are in the lines
     "clf": ("clf", None, None),
     "combined": ("combined", None, None),
     "elff": ("elff", None, None),
@@ -425,6 +460,15 @@ def _cut_inside(line: str, value: str) -> str:
     """The line cut short halfway through ``value`` (a write interrupted by a crash or a full disk)."""
     start = line.index(value)
     return line[: start + max(1, len(value) // 2)]
+
+
+def _damage_squid_local(r: dict[str, str], variant: int) -> str:
+    line = squid_local_line(r)
+    if variant == 0:  # cut inside the quoted user agent
+        return _cut_inside(line, f'"{r["agent"]}"')
+    if variant == 1:  # a time without its UTC offset (a hand-made %{...}tl format)
+        return line.replace(f"[{_squid_local_time(r)}]", f"[{_squid_local_time(r)[:-6]}]", 1)
+    return line[: len(line) // 3] + line  # a write cut short by a crash, the next line written right after it
 
 
 def _damage_clf(r: dict[str, str], variant: int, combined: bool) -> str:
@@ -472,6 +516,7 @@ def _damage_nss(r: dict[str, str], variant: int) -> str:
 DAMAGE: dict[str, Callable[[dict[str, str], int], str]] = {
     "squid": lambda r, v: SQUID_DAMAGE[v],
     "squid-recommended": lambda r, v: SQUID_DAMAGE[v],
+    "squid-local": _damage_squid_local,
     "clf": lambda r, v: _damage_clf(r, v, combined=False),
     "combined": lambda r, v: _damage_clf(r, v, combined=True),
     "elff": _damage_elff,
@@ -516,3 +561,171 @@ def write_sample(path: Path, kind: str, count: int, seed: int = 7, damaged_every
         for line in generate_lines(kind, count, seed, damaged_every):
             f.write(line + "\n")
     return path
+
+
+# --- traffic over a time span -------------------------------------------------------------
+
+#: Share of the peak hourly rate, by local hour, on a working day: background traffic (updates,
+#: telemetry) at night, the morning ramp 07-09, a peak in working hours, a lunch dip at 12, an evening tail.
+WEEKDAY_CURVE = (
+    0.07, 0.06, 0.05, 0.05, 0.05, 0.07, 0.14, 0.35, 0.70, 0.92, 1.00, 0.96,
+    0.68, 0.82, 0.97, 1.00, 0.92, 0.72, 0.45, 0.30, 0.24, 0.19, 0.14, 0.10,
+)  # fmt: skip
+#: The same on Saturday and Sunday: the night background, a low flat day; about 25 % of a working day.
+WEEKEND_CURVE = (
+    0.06, 0.05, 0.05, 0.05, 0.05, 0.05, 0.06, 0.07, 0.09, 0.14, 0.17, 0.19,
+    0.19, 0.18, 0.18, 0.18, 0.17, 0.16, 0.15, 0.14, 0.13, 0.10, 0.08, 0.07,
+)  # fmt: skip
+#: Factor per weekday (Monday first): a quieter Thursday and Friday.
+DAY_FACTORS = (1.0, 1.0, 1.0, 0.97, 0.88, 1.0, 1.0)
+#: Each hour's count varies by up to this share around the curve (drawn from the hour's own stream).
+HOUR_JITTER = 0.1
+#: Largest ``per_hour``: with the jitter, an hour still holds fewer records than milliseconds.
+MAX_PER_HOUR = 3_000_000
+
+HOUR_MS = 3_600_000
+_T = TypeVar("_T")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar")
+
+
+def _traffic_client(k: int) -> tuple[str, str]:
+    """(address, user) of workstation ``k``: a fixed population; every 40th host has IPv6, every 6th logs no user."""
+    address = f"2001:db8:0:20::{k:x}" if k % 40 == 39 else f"10.20.{k // 200}.{k % 200 + 10}"
+    user = "svc-backup" if k == 3 else "-" if k % 6 == 5 else f"{_NAMES[k % len(_NAMES)]}{k // len(_NAMES) or ''}"
+    return address, user
+
+
+#: The clients of :func:`generate_traffic`, busiest first (Zipf-like: a few hosts make most requests).
+TRAFFIC_CLIENTS = tuple(_traffic_client(k) for k in range(300))
+_CLIENT_CUM_WEIGHTS = tuple(sum(1 / (j + 1) ** 0.8 for j in range(k + 1)) for k in range(len(TRAFFIC_CLIENTS)))
+
+
+class _HourRandom(random.Random):
+    """An hour's stream for :func:`_record`: ``choice`` and ``randint`` from one ``random()`` each,
+    a fifth faster than :class:`random.Random`'s rejection sampling, and as deterministic."""
+
+    def choice(self, seq: SupportsLenAndGetItem[_T]) -> _T:
+        return seq[int(self.random() * len(seq))]
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+
+def _damage_elff_any_month(r: dict[str, str], variant: int) -> str:
+    """:func:`_damage_elff` for events on any date: its made-up date, the 31st of the event's month,
+    exists in half the months, so variant 2 writes the 30th of February instead."""
+    if variant != 2:
+        return _damage_elff(r, variant)
+    values = _elff_values(r)
+    values[0] = values[0][:5] + "02-30"
+    return " ".join(values)
+
+
+#: :data:`DAMAGE` for :func:`generate_traffic`, whose events are not all in September.
+TRAFFIC_DAMAGE: dict[str, Callable[[dict[str, str], int], str]] = {**DAMAGE, "elff": _damage_elff_any_month}
+
+
+def traffic_rate(hour: datetime, per_hour: int, tz: str | None = None) -> float:
+    """Expected records in the UTC hour starting at ``hour``: ``per_hour`` times the curve at that hour's local time in ``tz``."""
+    local = (hour + timedelta(minutes=30)).astimezone(ZoneInfo(tz) if tz else UTC)  # the hour's middle, for half-hour zones
+    weekday = local.weekday()
+    curve = WEEKEND_CURVE if weekday >= 5 else WEEKDAY_CURVE
+    return per_hour * curve[local.hour] * DAY_FACTORS[weekday]
+
+
+def _epoch_ms(t: datetime, what: str) -> int:
+    """Milliseconds since 1970 of the first whole millisecond at or after ``t`` (an aware datetime)."""
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"{what} {t.isoformat()} has no time zone; give an aware UTC datetime (tzinfo=UTC)")
+    micros = (t - _EPOCH) // timedelta(microseconds=1)
+    return -(-micros // 1000)
+
+
+def generate_traffic(
+    kind: str,
+    start: datetime,
+    end: datetime,
+    *,
+    per_hour: int,
+    seed: int = 7,
+    damaged_every: int = 0,
+    tz: str | None = None,
+) -> Iterator[str]:
+    """Header lines of `kind`, then records with event times in [start, end) (UTC datetimes), in time order.
+
+    ``per_hour`` is the peak rate: each UTC hour holds about :func:`traffic_rate` records
+    (never fewer than one; an hour the span cuts may lose its few), the curve read at local
+    time in ``tz`` (default UTC). Records
+    are :func:`_record` events at distinct milliseconds, strictly increasing; formats that
+    log whole seconds show them truncated. ``squid-local`` writes local times in ``tz``.
+
+    Each hour is drawn from its own random stream (``seed`` and the hour), and a record's
+    index is its time in milliseconds since 1970, so the output does not depend on where
+    the span starts or ends: the records of [a, b) then [b, c) are those of [a, c). With
+    ``damaged_every`` N, records whose index is N - 1 modulo N (about one in N) are damaged
+    lines (:data:`TRAFFIC_DAMAGE`) in place of the same event; the other lines stay as they were.
+    """
+    if not 1 <= per_hour <= MAX_PER_HOUR:
+        raise ValueError(f"per_hour {per_hour} is out of range; give 1 to {MAX_PER_HOUR}")
+    if damaged_every < 0:
+        raise ValueError(f"damaged_every {damaged_every} is negative; give 0 (no damage) or N for about one damaged line in N")
+    if kind not in LINE_WRITERS:
+        raise ValueError(f"unknown kind '{kind}'; choose from {', '.join(KINDS)}")
+    if tz:
+        ZoneInfo(tz)  # an unknown zone fails here, not at the first line
+    return _traffic(kind, _epoch_ms(start, "start"), _epoch_ms(end, "end"), per_hour, seed, damaged_every, tz)
+
+
+def _traffic(kind: str, start_ms: int, end_ms: int, per_hour: int, seed: int, damaged_every: int, tz: str | None) -> Iterator[str]:
+    write, damage = LINE_WRITERS[kind], TRAFFIC_DAMAGE[kind]
+    yield from header_lines(kind)
+    population = range(len(TRAFFIC_CLIENTS))
+    for hour in range(start_ms // HOUR_MS, -(-end_ms // HOUR_MS)):
+        base = hour * HOUR_MS
+        rng = _HourRandom(f"proxyvault-traffic/{seed}/{hour}")
+        expected = traffic_rate(_EPOCH + timedelta(milliseconds=base), per_hour, tz)
+        count = max(1, round(expected * (1 - HOUR_JITTER + 2 * HOUR_JITTER * rng.random())))
+        offsets = sorted(rng.sample(range(HOUR_MS), count))
+        clients = rng.choices(population, cum_weights=_CLIENT_CUM_WEIGHTS, k=count)
+        for offset, client in zip(offsets, clients, strict=True):
+            index = base + offset
+            if index >= end_ms:
+                break
+            r = _record(rng, index)  # drawn before the start too: the hour's stream stays the same
+            if index < start_ms:
+                continue
+            r["ts"] = f"{index // 1000}.{index % 1000:03d}"
+            r["client"], r["user"] = TRAFFIC_CLIENTS[client]
+            if tz:
+                r["tz"] = tz
+            if is_damaged(index, damaged_every):
+                yield damage(r, index // damaged_every % 3)
+            else:
+                yield write(r)
+
+
+def write_traffic(
+    path: Path,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    *,
+    per_hour: int,
+    seed: int = 7,
+    damaged_every: int = 0,
+    tz: str | None = None,
+    append: bool = False,
+) -> int:
+    """Write (or append to) a log file; return the number of lines written (headers included).
+
+    The lines are :func:`generate_traffic`'s; appending writes the kind's header lines again
+    (as ProxySG does when it starts a new log)."""
+    lines = generate_traffic(kind, start, end, per_hour=per_hour, seed=seed, damaged_every=damaged_every, tz=tz)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("a" if append else "w", encoding="utf-8", newline="\n") as f:
+        for line in lines:
+            f.write(line + "\n")
+            written += 1
+    return written
