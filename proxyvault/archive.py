@@ -8,7 +8,10 @@ A batch is one file of one source. Archiving it:
 2. uploads every data object (each write is checked: size and SHA-256 read back);
 3. writes the manifest, which lists every object with its size, SHA-256, rows and
    time range, the file's receipt, parser and schema versions and the validation
-   outcome with its report's hash.
+   outcome with its report's hash. Given the file's custody record (how it was taken),
+   the receipt carries it as ``receipt.custody``; archived with ``partial_last_line="reject"``,
+   the manifest says so (a cut-off last line is then in the rejects object, unparsed).
+   Neither key is written otherwise: a default archive's manifest bytes do not change.
 
 The batch exists once its manifest does. A crash before that leaves objects no
 manifest names (``proxyvault verify`` reports them as unreferenced); running the
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,7 +41,7 @@ from infra.rawfile import sha256_file
 from infra.retention import latest_retain_until, retain_until
 from infra.store import ObjectConflictError, ObjectStore, sha256_path
 from proxyvault import __version__
-from proxyvault.normalize import FileSummary, Provenance, ValidationRun, normalize_file, received_at
+from proxyvault.normalize import FileSummary, PartialLastLine, Provenance, ValidationRun, normalize_file, received_at
 from transforms.parsers import LineParser
 from transforms.schema import SCHEMA_VERSION
 
@@ -97,7 +100,10 @@ def _conflict_hint(store: ObjectStore, path: Path, key: str, kind: str) -> str:
     if kind == "validation":
         earlier = json.loads(store.get_bytes(key)).get("clock", {}).get("window", {}).get("received_at")
         return f"{where}: its receipt time was {earlier}; archive it again with --received-at {earlier} to complete that batch"
-    return f"{where}: the parser or proxyvault version changed since; archive it with the version that started it"
+    return (
+        f"{where}: the parser, its options (partial_last_line) or the proxyvault version changed since;"
+        " archive it with the version and options that started it"
+    )
 
 
 def archive_file(
@@ -110,12 +116,24 @@ def archive_file(
     *,
     workdir: Path | None = None,
     progress: Progress | None = None,
+    partial_last_line: PartialLastLine = "parse",
+    custody: Mapping[str, Any] | None = None,
 ) -> ArchiveResult:
     """Archive ``path`` as one batch of ``provenance.source`` (see the module docstring).
+
+    ``partial_last_line`` goes to :func:`~proxyvault.normalize.normalize_file`; ``custody``
+    is a small JSON-ready record of how the file was taken (its ledger receipt key, when
+    and where), stored as the manifest's ``receipt.custody``. Neither applies to a file
+    archived already: its manifest is returned as it is.
 
     Raises :class:`~proxyvault.validate.ValidationFailed` under the ``fail`` policy
     before anything is stored.
     """
+    if custody is not None:
+        try:  # before anything is stored: a custody record the manifest cannot hold would strand the batch's objects
+            canonical_json(dict(custody))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: the custody record is not JSON-ready ({exc}); give strings, numbers, lists and dicts") from None
     sha = sha256_file(path)
     batch = batch_id(sha)
     mkey = manifest_key(provenance.source, batch)
@@ -141,7 +159,15 @@ def archive_file(
         with ThreadPoolExecutor(1) as pool:
             compressing = pool.submit(compress_raw, path, compressed)
             summary = normalize_file(
-                path, parser, provenance, stage, progress=progress, validation=validation, layout="archive", sha256=sha
+                path,
+                parser,
+                provenance,
+                stage,
+                progress=progress,
+                validation=validation,
+                layout="archive",
+                sha256=sha,
+                partial_last_line=partial_last_line,
             )
             compressing.result()
         assert summary.batch_hour is not None and summary.validation is not None
@@ -196,6 +222,20 @@ def archive_file(
         listed.sort(key=lambda o: o["key"])
         report_key = next(o["key"] for o in listed if o["kind"] == "validation")
         hours = sorted(summary.event_parts) or [summary.batch_hour]
+        receipt: dict[str, Any] = {
+            "name": path.name,
+            "sha256": sha,
+            "size": summary.bytes,
+            "compression": summary.compression,
+            "lines": summary.lines_in,
+            "received_at": utc_text(received_at(path, validation)),
+            "first_event_time": summary.first_event_time,
+            "last_event_time": summary.last_event_time,
+            "source": provenance.source,
+            "host": provenance.proxy_host,
+        }
+        if custody is not None:  # absent, not null, without one: earlier manifests' bytes stay the same
+            receipt["custody"] = dict(custody)
         manifest = {
             "format": MANIFEST_FORMAT,
             "batch": batch,
@@ -204,18 +244,7 @@ def archive_file(
             "proxy_host": provenance.proxy_host,
             "parser_version": f"proxyvault {__version__} {provenance.source_format}",
             "schema_version": SCHEMA_VERSION,
-            "receipt": {
-                "name": path.name,
-                "sha256": sha,
-                "size": summary.bytes,
-                "compression": summary.compression,
-                "lines": summary.lines_in,
-                "received_at": utc_text(received_at(path, validation)),
-                "first_event_time": summary.first_event_time,
-                "last_event_time": summary.last_event_time,
-                "source": provenance.source,
-                "host": provenance.proxy_host,
-            },
+            "receipt": receipt,
             "counts": {
                 "lines_in": summary.lines_in,
                 "rows_out": summary.rows_out,
@@ -240,6 +269,8 @@ def archive_file(
             },
             "retention": {"mode": store.lock_mode, "years": retention.years, "retain_until": utc_text(batch_until)},
         }
+        if partial_last_line != "parse":  # only when not the default, for the same reason
+            manifest["partial_last_line"] = partial_last_line
         data = canonical_json(manifest)
         store.put_bytes(mkey, data, retain_until=batch_until)  # the commit point
         result.manifest_sha256 = sha256_hex(data)

@@ -2,6 +2,9 @@
 
 Every input line is accounted for: ``lines_in == rows_out + rejects_out + skipped + directives``
 (skipped: blank lines; directives: header lines such as ELFF ``#Fields:``).
+
+A file whose last line has no newline was taken while its writer was mid-line (or the
+writer crashed mid-write). :data:`PartialLastLine` says what happens to that line.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from infra.layout import batch_id, floor_hour, parse_utc, part_key, utc_text, va
 from infra.rawfile import CHUNK_BYTES, compression_of, iter_line_chunks, open_raw, sha256_file
 from proxyvault.validate import Batch, ValidationFailed, validate_batch, write_report
 from transforms.normalize import TimeZoneError
-from transforms.parsers import FormatError, LineParser, ParserOptions, build_parser
+from transforms.parsers import FormatError, LineParser, ParseResult, ParserOptions, build_parser
+from transforms.parsers.base import empty_rejects
 from transforms.parsers.detect import SAMPLE_LINES, detect_format
 from transforms.schema import (
     CANONICAL_ARROW_SCHEMA,
@@ -41,6 +45,12 @@ Progress = Callable[[str], None]
 #: ``archive``: the archive's keys (:mod:`infra.layout`): events split by UTC hour and sorted
 #: by event time, rejects and the validation report at the batch hour; ready to upload.
 Layout = Literal["flat", "archive"]
+#: What to do with a non-blank last line that has no newline (the writer was cut off mid-line):
+#: ``parse``: parse it like any other line (it may well be truncated yet parse);
+#: ``reject``: never give it to the parser; it goes to rejects whole, with :data:`PARTIAL_LAST_LINE_REASON`.
+PartialLastLine = Literal["reject", "parse"]
+PARTIAL_LAST_LINE_CHOICES: tuple[PartialLastLine, ...] = ("reject", "parse")
+PARTIAL_LAST_LINE_REASON = "unterminated last line (no newline at end of file): the writer was cut off mid-line; kept unparsed"
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,8 @@ def normalize_file(
     validation: ValidationRun | None = None,
     layout: Layout = "flat",
     sha256: str | None = None,
+    *,
+    partial_last_line: PartialLastLine = "parse",
 ) -> FileSummary:
     """Normalize one raw file to ``out_dir/events/`` and ``out_dir/rejects/``.
 
@@ -194,8 +206,10 @@ def normalize_file(
     to the same paths. Memory is bounded by ``chunk_bytes`` whatever the file size.
     With ``validation``, the batch is then validated and its policy applied
     (:func:`validate_file`). ``layout`` is described at :data:`Layout`; ``sha256`` is the
-    file's hash when the caller has it already.
+    file's hash when the caller has it already; ``partial_last_line`` at :data:`PartialLastLine`.
     """
+    if partial_last_line not in PARTIAL_LAST_LINE_CHOICES:
+        raise ValueError(f"partial_last_line must be one of {', '.join(PARTIAL_LAST_LINE_CHOICES)}, not {partial_last_line!r}")
     with open_raw(path) as stream:  # fails first, with a clear message, on a missing file
         sha = sha256 or sha256_file(path)
         summary = FileSummary(input=str(path), source_file_sha256=sha, compression=compression_of(path), bytes=path.stat().st_size)
@@ -222,12 +236,14 @@ def normalize_file(
             _writer(rejects_tmp, REJECTS_ARROW_SCHEMA) as rejects,
         ):
             for chunk in iter_line_chunks(stream, chunk_bytes):
-                result = parser.parse(chunk.lines)
+                lines, partial = chunk.lines, None
+                if partial_last_line == "reject" and chunk.last_line_unterminated:
+                    lines, partial = split_partial_last_line(lines, summary.lines_in + chunk.lines_in)
+                # a chunk of blank lines (or only the partial line) has nothing to parse
+                result = parser.parse(lines) if lines.height else _NOTHING_PARSED
+                found = result.rejects if partial is None else pl.concat([result.rejects, partial], how="vertical_relaxed")
                 rows = conform(result.rows.with_columns(**{k: pl.lit(v) for k, v in constants.items()}))
-                bad = conform(
-                    result.rejects.with_columns(source=pl.lit(provenance.source), source_file_sha256=pl.lit(sha)),
-                    REJECT_COLUMNS,
-                )
+                bad = conform(found.with_columns(source=pl.lit(provenance.source), source_file_sha256=pl.lit(sha)), REJECT_COLUMNS)
                 if rows.height:
                     if events is not None:
                         events.write_table(to_arrow(rows, CANONICAL_ARROW_SCHEMA))
@@ -282,6 +298,28 @@ def normalize_file(
     if validation is not None:
         validate_file(path, summary, provenance, out_dir, validation)
     return summary
+
+
+_NOTHING_PARSED = ParseResult(rows=pl.DataFrame(schema={"source_line": pl.Int64()}), rejects=empty_rejects())
+
+
+def split_partial_last_line(lines: pl.DataFrame, last_line: int) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Take the file's unterminated last line (number ``last_line``) out of the last chunk's ``lines``.
+
+    Returns the lines left to parse and the line as a reject (``source_line``, ``raw_line``,
+    ``reason``); ``None`` when that line was blank (it was skipped like any blank line).
+
+    >>> lines = pl.DataFrame({"source_line": [1, 3], "line": ["a b c", "a b"]})
+    >>> rest, partial = split_partial_last_line(lines, 3)
+    >>> rest["source_line"].to_list(), partial.select("source_line", "raw_line").rows()
+    ([1], [(3, 'a b')])
+    >>> split_partial_last_line(lines, 4)[1] is None  # line 4 was blank
+    True
+    """
+    if not lines.height or lines["source_line"][-1] != last_line:
+        return lines, None
+    partial = lines.tail(1).select("source_line", pl.col("line").alias("raw_line"), pl.lit(PARTIAL_LAST_LINE_REASON).alias("reason"))
+    return lines.head(lines.height - 1), partial
 
 
 def received_at(path: Path, run: ValidationRun | None) -> datetime:
@@ -369,9 +407,14 @@ def normalize_files(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
     validation: ValidationRun | None = None,
+    *,
+    partial_last_line: PartialLastLine = "parse",
 ) -> dict[str, object]:
     """Normalize every file with one parser and return the JSON-ready summary with totals."""
-    files = [normalize_file(p, parser, provenance, out_dir, chunk_bytes, progress, validation) for p in paths]
+    files = [
+        normalize_file(p, parser, provenance, out_dir, chunk_bytes, progress, validation, partial_last_line=partial_last_line)
+        for p in paths
+    ]
     return _run_summary(files, provenance.source, provenance.source_format, provenance.proxy_host, sorted(parser.carried_columns))
 
 
@@ -396,6 +439,8 @@ def normalize_detected(
     progress: Progress | None = None,
     announce: Progress | None = None,
     validation: ValidationRun | None = None,
+    *,
+    partial_last_line: PartialLastLine = "parse",
 ) -> dict[str, object]:
     """``--format auto``: detect each file's format from its first lines, then normalize it.
 
@@ -412,7 +457,7 @@ def normalize_detected(
         if announce:
             announce(f"{path}: format {detection.format_name} ({detection.reason})")
         provenance = Provenance(source or detection.format_name, detection.format_name, proxy_host)
-        summary = normalize_file(path, parser, provenance, out_dir, chunk_bytes, progress, validation)
+        summary = normalize_file(path, parser, provenance, out_dir, chunk_bytes, progress, validation, partial_last_line=partial_last_line)
         summary.detected = detection.reason
         files.append(summary)
     formats = sorted({f.format for f in files})

@@ -302,3 +302,100 @@ def test_finishing_a_crashed_batch_after_its_receipt_time_changed(tmp_path: Path
     parser = build_parser("squid", ParserOptions())
     done = archive_file(log, parser, Provenance("edge", "squid", "proxy-1"), store, RETENTION, ValidationRun(received_at=first_receipt))
     assert done.status == "archived" and done.objects_written == 0
+
+
+def _cut_off_log(path: Path) -> tuple[Path, str]:
+    """A Squid log taken while its writer was mid-line: the last line is half written, with no newline."""
+    log = squid_log(path, START, hours=1, per_hour=40)
+    stamp = log.stat().st_mtime
+    tail = log.read_text().splitlines()[-1][:-7]  # "... HIER_DIRECT/192.0.2.39 te": cut in the content type
+    with log.open("a", encoding="utf-8") as f:
+        f.write(tail)
+    os.utime(log, (stamp, stamp))
+    return log, tail
+
+
+def test_partial_last_line_reject_and_custody_are_recorded(tmp_path: Path) -> None:
+    from proxyvault.archive import archive_file
+    from proxyvault.normalize import PARTIAL_LAST_LINE_REASON, Provenance, ValidationRun
+    from transforms.parsers import ParserOptions, build_parser
+
+    log, tail = _cut_off_log(tmp_path / "a.log")
+    custody = {"receipt_key": "receipts/source=edge/" + "0" * 64 + ".json", "taken_at": "2026-11-20T10:01:00Z", "taken_from": "proxy-1"}
+    store = LocalStore(tmp_path / "store")
+    parser = build_parser("squid", ParserOptions())
+    result = archive_file(
+        log, parser, Provenance("edge", "squid", "proxy-1"), store, RETENTION, ValidationRun(), partial_last_line="reject", custody=custody
+    )
+    assert result.status == "archived" and (result.rows, result.rejects) == (40, 2)
+    manifest = json.loads(store.get_bytes(result.manifest_key))
+    assert manifest["partial_last_line"] == "reject" and manifest["receipt"]["custody"] == custody
+    counts = manifest["counts"]
+    assert counts["last_line_unterminated"] and counts["reconciled"] and (counts["lines_in"], counts["rejects_out"]) == (42, 2)
+    (rejects,) = [o for o in manifest["objects"] if o["kind"] == "rejects"]
+    assert rejects["rows"] == 2
+    table = pq.read_table(store.root / rejects["key"]).to_pylist()
+    assert [(r["source_line"], r["raw_line"], r["reason"]) for r in table][-1] == (42, tail, PARTIAL_LAST_LINE_REASON)
+    assert table[0]["source_line"] == 22 and table[0]["reason"] != PARTIAL_LAST_LINE_REASON  # the helper's junk line
+    # the raw object keeps the received bytes, the partial line included
+    raw = next(o for o in manifest["objects"] if o["kind"] == "raw")
+    assert zstandard.ZstdDecompressor().decompress(store.get_bytes(raw["key"])) == log.read_bytes()
+    keys = make_keys(tmp_path / "keys")
+    seal_until(store, keys.signer, START + timedelta(hours=2))
+    report = verify_store(store, keys.trusted())
+    assert report.ok, report.render()
+
+    # parsed (the default), the cut-off line passes for a row (content type "te"); the manifest has no mark of the option
+    default = LocalStore(tmp_path / "default")
+    plain = archive(default, log)
+    plain_manifest = json.loads(default.get_bytes(plain.manifest_key))
+    assert "partial_last_line" not in plain_manifest and "custody" not in plain_manifest["receipt"]
+    assert plain_manifest["counts"]["last_line_unterminated"] and (plain.rows, plain.rejects) == (41, 1)
+
+
+def test_manifest_bytes_are_unchanged_without_custody_or_reject(tmp_path: Path) -> None:
+    from infra.integrity import canonical_json
+    from proxyvault.archive import archive_file
+    from proxyvault.normalize import Provenance, ValidationRun
+    from transforms.parsers import ParserOptions, build_parser
+
+    log = squid_log(tmp_path / "a.log", START, hours=2, per_hour=30)
+    stores = {name: LocalStore(tmp_path / name) for name in ("helper", "explicit", "both")}
+    archive(stores["helper"], log)  # the callers that never heard of the options
+    parser = build_parser("squid", ParserOptions())
+    provenance = Provenance("edge", "squid", "proxy-1")
+    archive_file(log, parser, provenance, stores["explicit"], RETENTION, ValidationRun(), partial_last_line="parse", custody=None)
+    custody = {"taken_at": "2026-11-20T11:01:00Z"}
+    archive_file(log, parser, provenance, stores["both"], RETENTION, ValidationRun(), partial_last_line="reject", custody=custody)
+    snapshots = {name: Backdoor(store).all_objects() for name, store in stores.items()}
+    assert snapshots["helper"] == snapshots["explicit"]
+    (key,) = [k for k in snapshots["helper"] if k.startswith("manifests/")]
+    # the file ends with a newline: under reject the data objects are the same bytes, only the manifest says more
+    assert {k: v for k, v in snapshots["both"].items() if k != key} == {k: v for k, v in snapshots["helper"].items() if k != key}
+    manifest = json.loads(stores["both"].get_bytes(key))
+    assert manifest.pop("partial_last_line") == "reject" and manifest["receipt"].pop("custody") == custody
+    assert canonical_json(manifest) == stores["helper"].get_bytes(key)
+    receipt = json.loads(stores["helper"].get_bytes(key))["receipt"]
+    assert sorted(receipt) == sorted(
+        ("name", "sha256", "size", "compression", "lines", "received_at", "first_event_time", "last_event_time", "source", "host")
+    )
+
+
+def test_custody_that_is_not_json_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    from proxyvault.archive import archive_file
+    from proxyvault.normalize import Provenance, ValidationRun
+    from transforms.parsers import ParserOptions, build_parser
+
+    store = LocalStore(tmp_path / "store")
+    log = squid_log(tmp_path / "a.log", START, hours=1, per_hour=10)
+    with pytest.raises(ValueError, match="custody record is not JSON-ready"):
+        archive_file(
+            log,
+            build_parser("squid", ParserOptions()),
+            Provenance("edge", "squid", None),
+            store,
+            RETENTION,
+            ValidationRun(),
+            custody={"at": START},
+        )
+    assert list(store.list_keys("")) == []
