@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/proxyvault demo --out build/demo
+	$(BIN)/proxyvault demo --home build/demo
 
 test: lint
 	$(BIN)/pytest

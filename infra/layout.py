@@ -13,6 +13,12 @@
     digests/head.json                                                 hint: the chain's latest digest
     keys/<fingerprint>.pub.pem                                        public keys, for auditors
 
+Custody of files taken from the proxies, before they are archived (:mod:`proxyvault.rotate`)::
+
+    landing/source=S/<sha256>.log.zst                                 a taken file, zstd, until archived
+    receipts/source=S/<content-sha256>.json                           its receipt: custody starts here
+    ledger/date=YYYY-MM-DD/source=S/<content-sha256>.json             the day's ledger entry, pointing to it
+
 A *batch* is one received file of one source; its id is the first 16 hex digits of the
 file's SHA-256, so every object of a batch names it and the manifest's key follows from
 any of them. The *batch hour* is the hour of the batch's first event (of its receipt when
@@ -25,10 +31,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 #: Tables whose keys are partitioned by source, date and hour.
 HOURLY_TABLES = ("events", "quarantine", "rejects", "raw", "validation")
+#: Folders of the custody hand-off: outside the digest chain, checked against manifests.
+CUSTODY_TABLES = ("landing", "receipts", "ledger")
 HEAD_KEY = "digests/head.json"
 HOUR = timedelta(hours=1)
 
@@ -37,6 +45,9 @@ _HOURLY_KEY = re.compile(
     r"(?:part-(?P<part>[0-9a-f]{16})\.parquet|(?P<raw>[0-9a-f]{64})\.log\.zst|(?P<report>[0-9a-f]{16})\.json)"
 )
 _MANIFEST_KEY = re.compile(r"manifests/source=(?P<source>[^/]+)/(?P<batch>[0-9a-f]{16})\.json")
+_LANDING_KEY = re.compile(r"landing/source=(?P<source>[^/]+)/(?P<sha>[0-9a-f]{64})\.log\.zst")
+_RECEIPT_KEY = re.compile(r"receipts/source=(?P<source>[^/]+)/(?P<sha>[0-9a-f]{64})\.json")
+_LEDGER_KEY = re.compile(r"ledger/date=(?P<date>\d{4}-\d{2}-\d{2})/source=(?P<source>[^/]+)/(?P<sha>[0-9a-f]{64})\.json")
 _DIGEST_KEY = re.compile(r"digests/date=(?P<date>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/(?:hourly|backfill-(?P<seq>\d{9}))\.json")
 
 
@@ -99,6 +110,25 @@ def digest_key(hour: datetime, sequence: int | None = None) -> str:
     return f"digests/date={hour:%Y-%m-%d}/hour={hour:%H}/{name}.json"
 
 
+def landing_key(source: str, sha256: str) -> str:
+    """A taken file, as zstd of its bytes, named by the SHA-256 of those bytes."""
+    return f"landing/source={source}/{sha256}.log.zst"
+
+
+def receipt_key(source: str, content_sha256: str) -> str:
+    """A taken file's receipt, named by the SHA-256 of its content (decompressed): one per content, whatever its name."""
+    return f"receipts/source={source}/{content_sha256}.json"
+
+
+def ledger_key(day: date, source: str, content_sha256: str) -> str:
+    """The entry of the day a file was taken, pointing to its receipt: lists what a day took."""
+    return f"{ledger_day_prefix(day)}source={source}/{content_sha256}.json"
+
+
+def ledger_day_prefix(day: date) -> str:
+    return f"ledger/date={day:%Y-%m-%d}/"
+
+
 def digest_date_prefix(day: datetime) -> str:
     return f"digests/date={day.astimezone(UTC):%Y-%m-%d}/"
 
@@ -135,6 +165,12 @@ def parse_key(key: str) -> KeyParts | None:
         return KeyParts(m["table"], m["source"], hour, batch)
     if m := _MANIFEST_KEY.fullmatch(key):
         return KeyParts("manifests", m["source"], None, m["batch"])
+    if m := _LANDING_KEY.fullmatch(key):
+        return KeyParts("landing", m["source"], None, batch_id(m["sha"]))
+    if m := _RECEIPT_KEY.fullmatch(key):
+        return KeyParts("receipts", m["source"], None, None)
+    if m := _LEDGER_KEY.fullmatch(key):
+        return KeyParts("ledger", m["source"], datetime.fromisoformat(f"{m['date']}T00:00:00+00:00"), None)
     if m := _DIGEST_KEY.fullmatch(key):
         return KeyParts("digests", None, datetime.fromisoformat(f"{m['date']}T{m['hour']}:00:00+00:00"), None)
     return None

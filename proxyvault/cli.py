@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -23,7 +23,6 @@ from proxyvault.normalize import (
     ValidationRun,
     normalize_detected,
     normalize_files,
-    sample_lines,
     stderr_progress,
 )
 from proxyvault.validate import ValidationFailed, render_completeness
@@ -265,94 +264,35 @@ def _stderr_line(message: str) -> None:
     print(f"proxyvault: {message}", file=sys.stderr, flush=True)
 
 
-#: The demo's sources: (source name, sample kind, --tz of the feed, seed).
-DEMO_SOURCES: tuple[tuple[str, str, str | None, int], ...] = (
-    ("edge-squid", "squid", None, 1),
-    ("edge-squid-full", "squid-recommended", None, 2),
-    ("apache-reverse", "combined", None, 3),
-    ("apache-legacy", "clf", None, 7),
-    ("bluecoat-sg", "elff", None, 4),
-    ("umbrella", "umbrella-csv", None, 5),
-    ("zscaler", "zscaler-nss", "UTC", 6),  # the NSS feed writes GMT without an offset
-)
-DEMO_DAMAGED_EVERY = 5000
-
-
 def _add_demo(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from proxyvault.demo import DEFAULT_START
+
     p = sub.add_parser(
         "demo",
-        help="run the pipeline on generated logs in a local directory",
-        description="Generate one log file per source (Squid native and full logformat, Apache combined and common, "
-        "ProxySG ELFF, Umbrella CSV, Zscaler NSS JSON; a few damaged lines each), detect each format, "
-        "normalize, validate and archive each file to a local store, seal the hours into the signed digest "
-        "chain, print each source's completeness report, build great-expectations Data Docs, verify the "
-        "archive, and print where everything is. Re-running on the same --out changes nothing.",
+        help="a week of three proxies' traffic through the real DAGs, on the embedded default",
+        description="Generate a week of traffic for three sources (Squid native in UTC, Squid with a full logformat "
+        "in local time with its offset, ProxySG ELFF files in a spool; damaged lines, one file three days late, one "
+        "log taken mid-line), run proxy_rotate and proxy_archive for each day with dag.test() on SQLite metadata and "
+        "the local store under HOME, then proxy_daily_stats and proxy_audit, verify the whole archive, and print "
+        "a summary and where everything is. Running it again on the same HOME changes nothing: every file was taken before.",
     )
-    p.add_argument("--out", metavar="DIR", type=Path, help="work directory (default: a new temporary one)")
-    p.add_argument("--lines", type=int, default=20_000, help="lines per generated file (default 20000)")
+    p.add_argument("--home", metavar="DIR", type=Path, help="demo home: config, logs, Airflow, archive (default: a new temporary one)")
+    p.add_argument("--days", type=int, default=7, help="days of traffic (default 7)")
+    p.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START, help=f"first day, UTC (default {DEFAULT_START})")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from expectations.data_docs import build_data_docs
-    from infra.config import RetentionSettings
-    from infra.integrity import generate_keypair, load_public_keys, load_signer
-    from infra.layout import HOUR, parse_utc
-    from infra.store import LocalStore
-    from proxyvault.archive import archive_file
-    from proxyvault.sample import write_sample
-    from proxyvault.seal import seal
-    from proxyvault.verify import verify_store
-    from transforms.parsers.detect import detect_format
+    from proxyvault.demo import run_demo
 
-    out = args.out or Path(tempfile.mkdtemp(prefix="proxyvault-demo-"))
-    raw = out / "raw"
-    store = LocalStore(out / "archive", lock_mode="COMPLIANCE")
-    retention = RetentionSettings()
-    private, public = out / "keys" / "digest-signing.pem", out / "keys" / "digest-signing.pub.pem"
-    signer = load_signer(private) if private.exists() else generate_keypair(private, public)
-    report: dict[str, object] = {}
-    validations: list[dict[str, object]] = []
-    hours: set[datetime] = set()
-    for source, kind, tz, seed in DEMO_SOURCES:
-        path = write_sample(raw / source / "access.log", kind, args.lines, seed=seed, damaged_every=DEMO_DAMAGED_EVERY)
-        detection = detect_format(sample_lines(path), ParserOptions(tz=tz), where=str(path))
-        parser = build_parser(detection.format_name, detection.options)
-        provenance = Provenance(source, detection.format_name, "demo-proxy")
-        result = archive_file(path, parser, provenance, store, retention, ValidationRun(alert=_stderr_line))
-        hours.update(parse_utc(h) for h in result.hours)
-        manifest = json.loads(store.get_bytes(result.manifest_key))
-        validations.append(json.loads(store.get_bytes(manifest["validation"]["report_key"])))
-        counts = {k: manifest["counts"][k] for k in ("lines_in", "rows_out", "rejects_out", "directives", "reconciled")}
-        report[source] = {
-            "format": detection.format_name,
-            "detected": detection.reason,
-            "status": result.status,
-            "manifest": result.manifest_key,
-            **counts,
-            "validation": manifest["validation"],
-        }
-        print(f"{source:15} {kind:18} -> {detection.format_name:16} {result.status:16} {json.dumps(counts)}")
-    print()
-    for validation_report in validations:
-        print(render_completeness(validation_report))
-        print()
-    sealed = seal(store, signer, max(hours) + HOUR, retention, recheck=hours, start=min(hours))
-    print(f"sealed: {sealed.hourly} hourly digests ({sealed.empty} empty), {sealed.backfill} backfill; through {sealed.sealed_through}")
-    verified = verify_store(store, load_public_keys([public]), trust=f"trusting {public}")
-    print(verified.render())
-    docs = build_data_docs(validations, out / "data_docs")
-    summary_path = out / "demo-summary.json"
-    summary_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print()
-    print(f"raw logs:        {raw}")
-    print(f"archive:         {store.root}  (events/ is Hive-partitioned Parquet)")
-    print(f'query it:        {sys.executable} -c "import duckdb; duckdb.sql(\\"from \'{store.root}/events/**/*.parquet\'\\").show()"')
-    print(f"signing key:     {private} (public: {public})")
-    print(f"data docs:       {docs}")
-    print(f"summary:         {summary_path}")
-    print(f"verify again:    proxyvault verify --offline {store.root} --public-key {public}")
-    return 0 if verified.ok else 1
+    if args.days < 1:
+        raise UsageError(f"--days {args.days}: give at least 1 day")
+    home = args.home or Path(tempfile.mkdtemp(prefix="proxyvault-demo-"))
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    return run_demo(home, args.days, args.start, say)
 
 
 def build_arg_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from infra.integrity import fingerprint, load_public_key, sha256_hex, signature_problem
 from infra.layout import (
+    CUSTODY_TABLES,
     HEAD_KEY,
     HOUR,
     HOURLY_TABLES,
@@ -351,7 +352,8 @@ class _Verifier:
                 parts = parse_key(key)
                 if not sources or (parts is not None and parts.source in sources):
                     candidates.add(key)
-            known = {f"{t}/" for t in (*HOURLY_TABLES, "manifests", "digests", "keys")}
+            # custody folders (landing/, receipts/, ledger/) hold what is not archived yet: outside the chain
+            known = {f"{t}/" for t in (*HOURLY_TABLES, *CUSTODY_TABLES, "manifests", "digests", "keys")}
             for folder in [] if self.report.offline else self.store.list_prefixes(""):
                 if folder not in known:
                     for key in self.store.list_keys(folder):
