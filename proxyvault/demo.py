@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -149,6 +150,8 @@ def run_demo(home: Path, days: int, first_day: date, say: Say) -> int:
     import os
 
     os.environ["PROXYVAULT_CONFIG"] = str(config_path)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the task logs stay in HOME/airflow/logs
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")  # dag.test's in-process API
     from proxyvault.airflow_local import asset_extras, load_dags, migrate, prepare_airflow_home, run_dag, task_result
 
     env = prepare_airflow_home(home / "airflow")
@@ -204,6 +207,8 @@ def _at(day: date, hours: float = 0) -> datetime:
 
 
 def _report(home: Path, config_path: Path, totals: dict[str, Any], audits: list[Any], started: float, say: Say) -> int:
+    import logging
+
     from expectations.data_docs import build_data_docs
     from infra.config import load_config
     from infra.integrity import load_public_keys
@@ -211,6 +216,7 @@ def _report(home: Path, config_path: Path, totals: dict[str, Any], audits: list[
     from proxyvault.validate import render_completeness
     from proxyvault.verify import verify_store
 
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # Airflow's logging would print GX's info lines
     config = load_config(config_path)
     store = open_store(config.store, config.retention.mode)
     per_source: dict[str, dict[str, Any]] = {}

@@ -137,21 +137,3 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str, tmp_pa
     assert exited.value.code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
-
-
-def test_demo_prints_where_outputs_are(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--out", str(tmp_path), "--lines", "3000"]) == 0
-    out = capsys.readouterr().out
-    assert f"archive:         {tmp_path / 'archive'}" in out
-    assert "OK: everything in range is valid" in out and "invalid: 0" in out
-    summary = json.loads((tmp_path / "demo-summary.json").read_text())
-    for totals in summary.values():
-        assert totals["reconciled"] and totals["rejects_out"] == 0 and totals["rows_out"] == 3000
-        assert totals["status"] == "archived"
-    manifests = [p for p in (tmp_path / "archive" / "manifests").rglob("*.json") if not p.name.startswith(".")]  # not sidecars
-    assert len(manifests) == len(summary)
-    # the same demo again: every file is already archived, nothing new is sealed, all still valid
-    assert main(["demo", "--out", str(tmp_path), "--lines", "3000"]) == 0
-    again = json.loads((tmp_path / "demo-summary.json").read_text())
-    assert {s["status"] for s in again.values()} == {"already_archived"}
-    assert "sealed: 0 hourly digests" in capsys.readouterr().out
